@@ -1,0 +1,85 @@
+# Pitboss developer commands. `make test` is what CI runs (.ci/run).
+#
+# When PITBOSS_BROKER_URL is set (an external Kafka), `broker`, `stop` and `reset` leave
+# it alone; otherwise they manage the local noida-db broker under .state/broker.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+# The local development broker; not a runtime dependency of the package.
+LOCAL_BROKER_PKG ?= noida-db
+
+.DEFAULT_GOAL := help
+.PHONY: help install broker topics run test lint bench reset stop clean constraints
+
+help:
+	@echo "make install    create $(VENV) and install pitboss with dev tools (pinned)"
+	@echo "make broker     start the local Kafka broker (skipped if PITBOSS_BROKER_URL is set)"
+	@echo "make topics     create every topic with its partitions and configs"
+	@echo "make run        run the workers (scripts/run.py)"
+	@echo "make test       run the tests against the broker"
+	@echo "make lint       ruff check"
+	@echo "make bench      Pitboss against its peers, latency, recovery (scripts/bench.py)"
+	@echo "make stop       stop the local broker (data kept)"
+	@echo "make reset      stop the local broker, wipe its data and the workers' state"
+	@echo "make clean      stop the broker, remove $(VENV) and .state"
+	@echo "make constraints  re-pin constraints.txt from a fresh venv"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs only when the package metadata or the pins change.
+$(STAMP): setup.cfg pyproject.toml constraints.txt | $(PY)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install -c constraints.txt -e '.[dev]' $(LOCAL_BROKER_PKG)
+	@touch $@
+
+install: $(STAMP)
+
+broker: install
+	$(PY) scripts/broker.py start
+
+topics: broker
+	$(PY) scripts/topics.py create
+
+run: topics
+	$(PY) scripts/run.py
+
+test: topics
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+# The benchmark's peers (Quix Streams) come from the `bench` extra, installed on first use.
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,bench]'
+	@touch $@
+
+# It runs on a private broker of its own (see scripts/bench.py), not on `make broker`'s:
+# a million player states would make the shared broker's data file ~2 GB. BENCH_ARGS
+# passes options, e.g. BENCH_ARGS="--only bare,quix --events 20000".
+bench: $(BENCH_STAMP)
+	$(PY) scripts/bench.py $(BENCH_ARGS)
+
+stop:
+	@if [ -x $(PY) ]; then $(PY) scripts/broker.py stop; else echo "no $(VENV): nothing to stop"; fi
+
+reset: install
+	$(PY) scripts/broker.py reset
+
+clean: stop
+	rm -rf $(VENV) .state
+
+# Pins every transitive dependency from a throw-away venv built without constraints.
+constraints:
+	rm -rf .venv-pin
+	$(PYTHON) -m venv .venv-pin
+	.venv-pin/bin/python -m pip install --quiet --upgrade pip
+	.venv-pin/bin/python -m pip install --quiet -e '.[dev,bench]' $(LOCAL_BROKER_PKG)
+	.venv-pin/bin/python -m pip freeze --exclude-editable | grep -iv '^pitboss[ =@]' > constraints.txt
+	rm -rf .venv-pin
+	@echo "constraints.txt: $$(wc -l < constraints.txt) pins"

@@ -1,0 +1,1 @@
+"""Pitboss: a real-time gamified CRM engine for live-dealer casino tables."""

@@ -1,0 +1,398 @@
+"""Every SQL statement of the archive: connecting, writing a batch, reading a timeline.
+
+Writes are idempotent on the records' own ids (``ON CONFLICT DO NOTHING``): the follower
+delivers at least once, so a re-delivered record must never make a second row. Erasure is
+applied in the same transaction as the batch that carries its marker.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Jsonb
+
+from app.core.ids import erased_marker
+
+ERASED = "PLAYER_ERASED"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+class ArchiveUnavailable(RuntimeError):
+    """The archive cannot answer: disabled, PostgreSQL unreachable, or no schema yet."""
+
+
+def check_schema_name(schema: str) -> str:
+    """``schema`` if it is a plain lower-case identifier (it names a PostgreSQL schema)."""
+    if not _SCHEMA_NAME.fullmatch(schema):
+        raise ValueError(
+            f"PITBOSS_ARCHIVE_SCHEMA must be lower-case letters, digits and _, got {schema!r}"
+        )
+    return schema
+
+
+def location(url: str) -> str:
+    """``host:port/database`` of a PostgreSQL URL, for messages (never its password)."""
+    try:
+        info = conninfo_to_dict(url)
+    except Exception:  # an unparsable URL: say so rather than echo it
+        return "an unparsable PITBOSS_ARCHIVE_URL"
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
+async def connect(url: str, schema: str, timeout: int = 5) -> AsyncConnection:
+    """A connection in autocommit mode whose tables are the archive ``schema``'s."""
+    check_schema_name(schema)
+    conn = await AsyncConnection.connect(
+        url, autocommit=True, connect_timeout=timeout, application_name="pitboss-archive"
+    )
+    try:
+        await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+# -- time ----------------------------------------------------------------------------------
+
+
+def from_ms(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def to_ms(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a record was read: kept on its row (the first delivery's)."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+Located = tuple[dict, Origin]
+
+
+@dataclass
+class Batch:
+    """Decoded records of one poll, by kind, in the order they were read."""
+
+    journal: list[Located] = field(default_factory=list)
+    rewards: list[Located] = field(default_factory=list)
+    cooldowns: list[Located] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.journal) + len(self.rewards) + len(self.cooldowns)
+
+
+@dataclass(slots=True)
+class Written:
+    """What a batch did: rows added, records already there, records of erased players."""
+
+    new: int = 0
+    duplicates: int = 0
+    erased_dropped: int = 0
+    erasures: int = 0
+
+
+def journal_row(entry: dict, at: Origin, player_id: str | None) -> tuple:
+    return (
+        entry["entry_id"],
+        player_id,
+        entry["decision"],
+        entry["rule_id"],
+        entry["rule_version"],
+        entry["reason"],
+        list(entry["event_ids"]),
+        entry["reward_id"],
+        Jsonb(entry["details"]),
+        from_ms(entry["event_time"]),
+        from_ms(entry["recorded_at"]),
+        at.topic,
+        at.partition,
+        at.offset,
+    )
+
+
+def reward_row(reward: dict, at: Origin) -> tuple:
+    return (
+        reward["reward_id"],
+        reward["player_id"],
+        reward["rule_id"],
+        reward["rule_version"],
+        reward["kind"],
+        reward["amount"],
+        reward["currency"],
+        reward["message"],
+        reward["table_id"],
+        reward["game"],
+        reward["dealer_id"],
+        list(reward["trigger_event_ids"]),
+        from_ms(reward["event_time"]),
+        from_ms(reward["issued_at"]),
+        Jsonb(reward["attributes"]),
+        at.topic,
+        at.partition,
+        at.offset,
+    )
+
+
+def cooldown_row(cooldown: dict, at: Origin) -> tuple:
+    return (
+        cooldown["cooldown_id"],
+        cooldown["player_id"],
+        cooldown["reason"],
+        Jsonb(cooldown["figures"]),
+        from_ms(cooldown["starts_at"]),
+        from_ms(cooldown["ends_at"]),
+        cooldown["message"],
+        list(cooldown["trigger_event_ids"]),
+        from_ms(cooldown["issued_at"]),
+        at.topic,
+        at.partition,
+        at.offset,
+    )
+
+
+def _insert(table: str, columns: str, key: str) -> str:
+    count = len(columns.split(","))
+    placeholders = ", ".join(["%s"] * count)
+    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT ({key}) DO NOTHING"
+
+
+_ORIGIN = 'topic, "partition", "offset"'
+INSERT_JOURNAL = _insert(
+    "journal",
+    "entry_id, player_id, decision, rule_id, rule_version, reason, event_ids, reward_id,"
+    f" details, event_time, recorded_at, {_ORIGIN}",
+    "entry_id",
+)
+INSERT_REWARD = _insert(
+    "rewards",
+    "reward_id, player_id, rule_id, rule_version, kind, amount, currency, message, table_id,"
+    f" game, dealer_id, trigger_event_ids, event_time, issued_at, attributes, {_ORIGIN}",
+    "reward_id",
+)
+INSERT_COOLDOWN = _insert(
+    "cooldowns",
+    "cooldown_id, player_id, reason, figures, starts_at, ends_at, message, trigger_event_ids,"
+    f" issued_at, {_ORIGIN}",
+    "cooldown_id",
+)
+
+
+async def write(conn: AsyncConnection, batch: Batch) -> Written:
+    """Archive one batch in one transaction: erasures first, then every other record once.
+
+    A record of an erased player is never inserted, whether it arrives in the marker's
+    batch, after it (rewards and the journal are different topics), or re-delivered later.
+    """
+    done = Written()
+    async with conn.transaction(), conn.cursor() as cur:
+        markers = [(e, at) for e, at in batch.journal if e["decision"] == ERASED and e["player_id"]]
+        if markers:
+            done.erasures = await _erase(cur, markers)
+        hashes = {pid: erased_marker(pid) for pid in _player_ids(batch) if pid is not None}
+        await cur.execute(
+            "SELECT player_hash FROM erasures WHERE player_hash = ANY(%s)", [list(hashes.values())]
+        )
+        erased = {row[0] for row in await cur.fetchall()}
+
+        def kept(records: list[Located]) -> list[Located]:
+            alive = [(r, at) for r, at in records if hashes.get(r["player_id"]) not in erased]
+            done.erased_dropped += len(records) - len(alive)
+            return alive
+
+        journal = [
+            journal_row(e, at, e["player_id"])
+            for e, at in kept([(e, at) for e, at in batch.journal if e["decision"] != ERASED])
+        ]
+        journal += [journal_row(e, at, erased_marker(e["player_id"])) for e, at in markers]
+        for statement, rows in (
+            (INSERT_JOURNAL, journal),
+            (INSERT_REWARD, [reward_row(r, at) for r, at in kept(batch.rewards)]),
+            (INSERT_COOLDOWN, [cooldown_row(c, at) for c, at in kept(batch.cooldowns)]),
+        ):
+            if rows:
+                await cur.executemany(statement, rows)
+                done.new += cur.rowcount
+                done.duplicates += len(rows) - cur.rowcount
+    return done
+
+
+def _player_ids(batch: Batch) -> Iterable[str | None]:
+    for records in (batch.journal, batch.rewards, batch.cooldowns):
+        for record, _ in records:
+            yield record["player_id"]
+
+
+async def _erase(cur: Any, markers: Sequence[Located]) -> int:
+    """Record each erasure by its hash and delete the player's rows from every table."""
+    await cur.executemany(
+        "INSERT INTO erasures (player_hash, entry_id, erased_at) VALUES (%s, %s, %s)"
+        " ON CONFLICT (player_hash) DO NOTHING",
+        [
+            (erased_marker(e["player_id"]), e["entry_id"], from_ms(e["event_time"]))
+            for e, _ in markers
+        ],
+    )
+    players = sorted({e["player_id"] for e, _ in markers})
+    for table in ("journal", "rewards", "cooldowns"):
+        await cur.execute(
+            sql.SQL("DELETE FROM {} WHERE player_id = ANY(%s)").format(sql.Identifier(table)),
+            [players],
+        )
+    return len(players)
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a timeline page ends: the last item's (event_time, entry_id)."""
+
+    event_time: datetime
+    entry_id: str
+
+
+@dataclass(frozen=True)
+class TimelineQuery:
+    player_id: str
+    limit: int = 50
+    before: Cursor | None = None
+    decisions: tuple[str, ...] = ()
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+_TIMELINE = """
+SELECT j.entry_id, j.event_time, j.recorded_at, j.decision, j.rule_id, j.rule_version,
+       j.reason, j.event_ids, j.reward_id, j.details,
+       r.kind, r.amount, r.currency, r.message,
+       c.reason, c.starts_at, c.ends_at, c.message
+FROM journal j
+LEFT JOIN rewards r ON j.decision = 'REWARD_ISSUED' AND r.reward_id = j.reward_id
+LEFT JOIN cooldowns c ON j.decision = 'COOLDOWN_STARTED'
+                      AND c.cooldown_id = j.details ->> 'cooldown_id'
+WHERE {where}
+ORDER BY j.event_time {order}, j.entry_id {order}
+"""
+
+
+def _timeline_sql(
+    query: TimelineQuery, newest_first: bool = True
+) -> tuple[sql.Composable, dict[str, Any]]:
+    conditions = ["j.player_id = %(player)s"]
+    params: dict[str, Any] = {"player": query.player_id}
+    if query.decisions:
+        conditions.append("j.decision = ANY(%(decisions)s)")
+        params["decisions"] = list(query.decisions)
+    if query.since is not None:
+        conditions.append("j.event_time >= %(since)s")
+        params["since"] = query.since
+    if query.until is not None:
+        conditions.append("j.event_time < %(until)s")
+        params["until"] = query.until
+    if query.before is not None:
+        conditions.append("(j.event_time, j.entry_id) < (%(before_time)s, %(before_id)s)")
+        params.update(before_time=query.before.event_time, before_id=query.before.entry_id)
+    statement = sql.SQL(_TIMELINE).format(
+        where=sql.SQL(" AND ".join(conditions)),
+        order=sql.SQL("DESC" if newest_first else "ASC"),
+    )
+    return statement, params
+
+
+def item(row: Sequence[Any]) -> dict[str, Any]:
+    """One timeline entry as JSON-ready data: the journal entry, with its reward or
+    cool-down when it issued one."""
+    (entry_id, event_time, recorded_at, decision, rule_id, rule_version, reason, event_ids,
+     reward_id, details, kind, amount, currency, message,
+     cd_reason, cd_starts, cd_ends, cd_message) = row  # fmt: skip
+    return {
+        "entry_id": entry_id,
+        "event_time": iso(event_time),
+        "event_time_ms": to_ms(event_time),
+        "recorded_at": iso(recorded_at),
+        "decision": decision,
+        "rule_id": rule_id,
+        "rule_version": rule_version,
+        "reason": reason,
+        "event_ids": event_ids,
+        "reward_id": reward_id,
+        "details": details,
+        "reward": None
+        if kind is None
+        else {"kind": kind, "amount": amount, "currency": currency, "message": message},
+        "cooldown": None
+        if cd_reason is None
+        else {
+            "reason": cd_reason,
+            "starts_at": iso(cd_starts),
+            "ends_at": iso(cd_ends),
+            "message": cd_message,
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next: Cursor | None
+    erased: bool
+
+
+async def timeline(conn: AsyncConnection, query: TimelineQuery) -> Page:
+    """A page of the player's journal, newest first, and where the next page starts."""
+    statement, params = _timeline_sql(query)
+    statement += sql.SQL(" LIMIT %(limit)s")
+    params["limit"] = query.limit + 1  # one more says whether there is a next page
+    cursor = await conn.execute(statement, params)
+    rows = await cursor.fetchall()
+    items = [item(row) for row in rows[: query.limit]]
+    after = None
+    if len(rows) > query.limit:
+        last = rows[query.limit - 1]
+        after = Cursor(last[1], last[0])
+    erased = not items and query.before is None and await is_erased(conn, query.player_id)
+    return Page(items, after, erased)
+
+
+async def is_erased(conn: AsyncConnection, player_id: str) -> bool:
+    cursor = await conn.execute(
+        "SELECT 1 FROM erasures WHERE player_hash = %s", [erased_marker(player_id)]
+    )
+    return await cursor.fetchone() is not None
+
+
+async def export(
+    conn: AsyncConnection, query: TimelineQuery, chunk: int = 1000
+) -> AsyncIterator[dict[str, Any]]:
+    """Every entry of the player in the query's time range, oldest first, streamed from a
+    server-side cursor so a long history never sits in memory."""
+    statement, params = _timeline_sql(query, newest_first=False)
+    async with conn.transaction(), conn.cursor(name="pitboss_export") as cur:
+        cur.itersize = chunk
+        await cur.execute(statement, params)
+        async for row in cur:
+            yield item(row)

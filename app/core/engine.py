@@ -1,0 +1,471 @@
+"""The decision core: (player state, events, profile, rules, clock) -> (state, decisions).
+
+Plain deterministic Python. The worker calls it once per player per micro-batch; the
+replay and the tests call the very same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo
+
+from app.core import records
+from app.core.cel import activation as bind
+from app.core.days import period_key, zone
+from app.core.ids import event_fingerprint, stable_id
+from app.core.protect import Hold, Trip, blocking_hold, observe_settlement
+from app.core.rewards import QUANTITY_KINDS, Grant, grant_for
+from app.core.rules import Jurisdictions, Rule, Ruleset, level_for
+from app.core.state import WINDOW_MAX, CooldownState, MissionState, PlayerState, StreakState
+from app.core.windows import first_run_reaching
+
+Record = dict
+SETTLED = frozenset({"BET_SETTLED", "SIDE_BET_SETTLED"})
+
+#: What a rule sees of a player with no profile yet: they still play, by defaults.
+DEFAULT_PROFILE: Record = {
+    "player_id": None,
+    "vip_tier": "NONE",
+    "country": None,
+    "time_zone": None,
+    "segments": [],
+    "consents": [],
+    "self_excluded": False,
+    "harm_flags": [],
+    "last_deposit": None,
+    "updated_at": 0,
+}
+
+
+@dataclass(slots=True)
+class Decisions:
+    """What a batch decided, in the order it was decided, ready to publish."""
+
+    rewards: list[Record] = field(default_factory=list)
+    journal: list[Record] = field(default_factory=list)
+    cooldowns: list[Record] = field(default_factory=list)
+    #: leaderboard updates: (board key, player id, new total, event time, top n)
+    scores: list[tuple[str, str, int, int, int]] = field(default_factory=list)
+    #: cool-downs started (player id -> ends at) or ended (player id -> None)
+    cooldown_index: dict[str, int | None] = field(default_factory=dict)
+    events: int = 0
+    duplicates: int = 0
+    #: events older than the player's newest by more than the ruleset's lateness
+    late: int = 0
+
+
+def _occurred_at(event: Record) -> int:
+    return event["occurred_at"]
+
+
+def group_by_player(events: Iterable[Record]) -> dict[str, list[Record]]:
+    """Player events by player id, each player's list in arrival order."""
+    groups: dict[str, list[Record]] = {}
+    for event in events:
+        groups.setdefault(event["player_id"], []).append(event)
+    return groups
+
+
+@dataclass(slots=True)
+class _Context:
+    """One event being decided for one player: what every rule step needs."""
+
+    state: PlayerState
+    event: Record
+    profile: Record
+    tz: ZoneInfo
+    now_ms: int
+    out: Decisions
+    _activation: object | None = None
+
+    @property
+    def activation(self) -> object:
+        """The variables expressions see, built once per event and only if needed."""
+        if self._activation is None:
+            self._activation = bind(
+                {
+                    "event": self.event,
+                    "profile": self.profile,
+                    "state": {
+                        "xp": self.state.xp,
+                        "points": self.state.points,
+                        "level": self.state.level,
+                    },
+                }
+            )
+        return self._activation
+
+    def period(self, period: str) -> str:
+        return period_key(period, self.event["occurred_at"], self.tz)
+
+
+class Engine:
+    """Applies a ruleset to a player's events; holds nothing that varies per player."""
+
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        operator_timezone: str = "UTC",
+        jurisdictions: Jurisdictions | None = None,
+    ) -> None:
+        """``jurisdictions``: the per-country policies (None: every kind everywhere)."""
+        tz = zone(operator_timezone)
+        if tz is None:
+            raise ValueError(f"unknown operator time zone {operator_timezone!r}")
+        self.ruleset = ruleset
+        self.operator_tz: ZoneInfo = tz
+        self.jurisdictions = jurisdictions
+
+    def player_zone(self, profile: Record | None) -> ZoneInfo:
+        """The player's zone from the profile, else the operator's."""
+        if profile is not None:
+            tz = zone(profile.get("time_zone"))
+            if tz is not None:
+                return tz
+        return self.operator_tz
+
+    def decide(
+        self,
+        state: PlayerState,
+        events: list[Record],
+        profile: Record | None,
+        now_ms: int,
+        out: Decisions,
+    ) -> PlayerState:
+        """Apply one player's events in order, mutating and returning ``state``."""
+        tz = self.player_zone(profile)
+        seen = profile if profile is not None else DEFAULT_PROFILE
+        candidates = self.ruleset.candidates
+        first_entry = len(out.journal)
+        lateness = self.ruleset.lateness_ms
+        # by event time within the batch (stable: simultaneous events keep arrival order)
+        for event in sorted(events, key=_occurred_at):
+            out.events += 1
+            if not state.remember(event_fingerprint(event["event_id"])):
+                out.duplicates += 1
+                continue
+            occurred_at = event["occurred_at"]
+            if occurred_at < state.last_event_at - lateness:
+                out.late += 1
+                late_by = state.last_event_at - occurred_at
+                out.journal.append(records.event_late(event, late_by, lateness, now_ms))
+                continue
+            if occurred_at > state.last_event_at:
+                state.last_event_at = occurred_at
+            ctx = _Context(state, event, seen, tz, now_ms, out)
+            self._protect(ctx)
+            for rule in candidates(event["event_type"], event["game"]):
+                self._apply(rule, ctx)
+        self.stamp(out.journal[first_entry:])
+        return state
+
+    def stamp(self, entries: list[Record]) -> None:
+        """Name the ruleset revision in force on each entry, so an audit replays under it."""
+        revision = str(self.ruleset.revision)
+        for entry in entries:
+            entry["details"]["revision"] = revision
+
+    # -- responsible gaming ----------------------------------------------------------------
+
+    def _protect(self, ctx: _Context) -> None:
+        """End a cool-down the event's time has passed; feed settlements to the detectors."""
+        state, event = ctx.state, ctx.event
+        self.end_cooldown_if_over(
+            event["player_id"], state, event["occurred_at"], ctx.now_ms, ctx.out
+        )
+        if event["event_type"] in SETTLED and event.get("settlement") and event.get("bet"):
+            trip = observe_settlement(state, event, self.ruleset.protection)
+            if trip is not None:
+                self._start_cooldown(ctx, trip)
+
+    def _start_cooldown(self, ctx: _Context, trip: Trip) -> None:
+        protection = self.ruleset.protection
+        event = ctx.event
+        player_id, t = event["player_id"], event["occurred_at"]
+        cooldown_id = stable_id("cd", player_id, trip.reason, event_ids=[event["event_id"]])
+        ends_at = t + protection.cooldown_ms
+        ctx.state.cooldown = CooldownState(cooldown_id, t, ends_at, trip.reason)
+        minutes = protection.cooldown_ms // 60_000
+        ctx.out.cooldowns.append(
+            {
+                "cooldown_id": cooldown_id,
+                "player_id": player_id,
+                "reason": trip.reason,
+                "figures": dict(trip.figures),
+                "starts_at": t,
+                "ends_at": ends_at,
+                "message": protection.cooldown_message.replace("{minutes}", str(minutes)),
+                "trigger_event_ids": [event["event_id"]],
+                "issued_at": ctx.now_ms,
+            }
+        )
+        ctx.out.journal.append(
+            records.cooldown_started(
+                trip, cooldown_id, event, ends_at, protection.version, ctx.now_ms
+            )
+        )
+        ctx.out.cooldown_index[player_id] = ends_at
+        ctx._activation = None
+
+    def end_cooldown_if_over(
+        self, player_id: str, state: PlayerState, event_time: int, now_ms: int, out: Decisions
+    ) -> bool:
+        """End the player's cool-down if ``event_time`` (theirs, or their partition's newest
+        event time for a player gone quiet) has reached its end; True if it ended."""
+        cd = state.cooldown
+        if cd is None or event_time < cd.ends_at:
+            return False
+        state.cooldown = None
+        out.journal.append(
+            records.cooldown_ended(player_id, cd, self.ruleset.protection.version, now_ms)
+        )
+        self.stamp(out.journal[-1:])
+        out.cooldown_index[player_id] = None
+        return True
+
+    # -- one rule on one event --------------------------------------------------------------
+
+    def _apply(self, rule: Rule, ctx: _Context) -> None:
+        event = ctx.event
+        if rule.active is not None and not rule.active.contains(event["occurred_at"]):
+            return
+        if rule.when is not None and not rule.when(ctx.activation):
+            return
+        scope = rule.scope(event["game"])
+        if rule.trigger == "event":
+            self._maybe_fire(rule, ctx, scope, [event["event_id"]], 0)
+        elif rule.trigger == "streak":
+            self._streak(rule, ctx, scope)
+        elif rule.trigger == "window":
+            self._window(rule, ctx, scope)
+        elif rule.trigger == "mission":
+            self._mission(rule, ctx, scope)
+
+    def _maybe_fire(
+        self, rule: Rule, ctx: _Context, scope: str, event_ids: list[str], stakes: int
+    ) -> bool:
+        """Fire unless a once-per-period limit says it already did; True if it fired."""
+        period = None
+        if rule.once_per in ("day", "week", "ever"):
+            period = ctx.period(rule.once_per)
+            if ctx.state.has_fired(scope, period):
+                return False
+            ctx.state.mark_fired(scope, period)
+        grant = grant_for(rule, ctx.event, ctx.activation, ctx.profile, stakes, len(event_ids))
+        if grant is not None:
+            self._issue(rule, ctx, grant, event_ids, period)
+        return True
+
+    def _issue(
+        self, rule: Rule, ctx: _Context, grant: Grant, event_ids: list[str], period: str | None
+    ) -> None:
+        state, event = ctx.state, ctx.event
+        amount, holds = self._guard(rule, ctx, grant)
+        reward_id = records.reward_id(rule.rule_id, rule.version, event_ids)
+        for hold in holds:
+            ctx.out.journal.append(
+                records.reward_suppressed(
+                    rule, event, grant, hold, event_ids, reward_id, ctx.now_ms
+                )
+            )
+        if amount <= 0:
+            return
+        if amount != grant.amount:
+            grant = replace(grant, amount=amount)
+        reward = records.reward(rule, event, grant, event_ids, ctx.now_ms)
+        details = {"kind": grant.kind, "amount": str(grant.amount)}
+        reason = f"{rule.rule_id} v{rule.version} matched"
+        if period is not None:
+            details["period"] = period
+            reason += f"; once per {rule.once_per} ({period}, {ctx.tz.key})"
+        if grant.variant:
+            details["variant"] = grant.variant
+        if grant.multiplier != 1:
+            details["multiplier"] = f"{grant.multiplier:g}"
+        if holds:
+            details["held_back"] = str(sum(h.amount for h in holds))
+        ctx.out.rewards.append(reward)
+        ctx.out.journal.append(records.reward_issued(rule, reward, reason, details))
+        if grant.kind == "XP":
+            state.xp += grant.amount
+            self._level_up(ctx, event_ids)
+        elif grant.kind == "POINTS":
+            state.points += grant.amount
+        self._score(ctx, grant)
+        ctx._activation = None  # state changed: the next rule sees the new totals
+
+    def _guard(self, rule: Rule, ctx: _Context, grant: Grant) -> tuple[int, list[Hold]]:
+        """How much of the grant reaches the player, and what is held back and why."""
+        protection = self.ruleset.protection
+        spec = grant.spec
+        block = blocking_hold(
+            rule,
+            grant.kind,
+            grant.amount,
+            spec.product,
+            spec.channel,
+            ctx.state,
+            ctx.profile,
+            ctx.event["occurred_at"],
+            protection,
+            self.jurisdictions,
+            ctx.event["game"],
+        )
+        if block is not None:
+            return 0, [block]
+        if grant.kind not in QUANTITY_KINDS:
+            return grant.amount, []
+        # (reason, cap key, its period, the most it may reach, in words)
+        limits = []
+        for cap in rule.caps:
+            period = ctx.period(cap.period)
+            key = f"{rule.scope(ctx.event['game'])}:{cap.period}:{period}"
+            explain = f"{rule.rule_id} pays at most {cap.amount} a {cap.period}"
+            limits.append((f"rule_cap_{cap.period}", key, period, cap.amount, explain))
+        if grant.kind == "POINTS" and protection.daily_points_cap is not None:
+            day = ctx.period("day")
+            explain = f"at most {protection.daily_points_cap} points a day ({day})"
+            limits.append(("daily_cap", f"daily:{day}", day, protection.daily_points_cap, explain))
+        amount, holds = grant.amount, []
+        for reason, key, _period, limit, explain in limits:
+            allowed = max(0, min(amount, limit - ctx.state.caps.get(key, 0)))
+            if allowed < amount:
+                holds.append(Hold(reason, amount - allowed, explain))
+                amount = allowed
+        for _reason, key, period, _limit, _explain in limits:
+            ctx.state.add_capped(key, period, amount)  # every cap counts what was granted
+        return amount, holds
+        for cap in rule.caps:
+            period = ctx.period(cap.period)
+            key = f"{rule.scope(ctx.event['game'])}:{cap.period}:{period}"
+            used = ctx.state.caps.get(key, 0)
+            allowed = max(0, min(amount, cap.amount - used))
+            if allowed < amount:
+                holds.append(
+                    Hold(
+                        f"rule_cap_{cap.period}",
+                        amount - allowed,
+                        f"{rule.rule_id} pays at most {cap.amount} a {cap.period}",
+                    )
+                )
+                amount = allowed
+            ctx.state.add_capped(key, period, amount)
+        if grant.kind == "POINTS" and protection.daily_points_cap is not None:
+            day = ctx.period("day")
+            used = ctx.state.caps.get(f"daily:{day}", 0)
+            allowed = max(0, min(amount, protection.daily_points_cap - used))
+            if allowed < amount:
+                holds.append(
+                    Hold(
+                        "daily_cap",
+                        amount - allowed,
+                        f"at most {protection.daily_points_cap} points a day ({day})",
+                    )
+                )
+                amount = allowed
+            ctx.state.add_capped(f"daily:{day}", day, amount)
+        return amount, holds
+
+    def _level_up(self, ctx: _Context, event_ids: list[str]) -> None:
+        levels = self.ruleset.levels
+        if not levels:
+            return
+        state = ctx.state
+        reached = level_for(levels, state.xp)
+        if reached > state.level:
+            ctx.out.journal.append(
+                records.level_up(
+                    ctx.event,
+                    event_ids,
+                    state.level,
+                    reached,
+                    state.xp,
+                    self.ruleset.levels_version,
+                    ctx.now_ms,
+                )
+            )
+            state.level = reached
+
+    def _score(self, ctx: _Context, grant: Grant) -> None:
+        for board in self.ruleset.leaderboards:
+            if board.kind != grant.kind:
+                continue
+            period = ctx.period(board.period)
+            game = ctx.event["game"] if board.per_game else "ALL"
+            key = f"{board.board_id}:{game}:{period}"
+            total = ctx.state.add_score(key, period, grant.amount)
+            ctx.out.scores.append(
+                (key, ctx.event["player_id"], total, ctx.event["occurred_at"], board.top)
+            )
+
+    # -- triggers with memory ------------------------------------------------------------
+
+    def _streak(self, rule: Rule, ctx: _Context, scope: str) -> None:
+        spec = rule.streak
+        assert spec is not None
+        streaks = ctx.state.streaks
+        event = ctx.event
+        if spec.counts(ctx.activation):
+            streak = streaks.setdefault(scope, StreakState())
+            streak.count += 1
+            bet = event.get("bet")
+            if bet is not None:
+                streak.stakes_minor += bet["stake_minor"]
+                streak.currency = streak.currency or bet["currency"]
+            if not streak.fired:
+                streak.event_ids.append(event["event_id"])
+            if streak.count % spec.length == 0 and not streak.fired:
+                self._maybe_fire(rule, ctx, scope, streak.event_ids, streak.stakes_minor)
+                if rule.once_per == "streak":
+                    streak.fired = True
+                else:
+                    streak.count, streak.stakes_minor, streak.event_ids = 0, 0, []
+        elif spec.breaks is not None and spec.breaks(ctx.activation):
+            streaks.pop(scope, None)
+
+    def _window(self, rule: Rule, ctx: _Context, scope: str) -> None:
+        spec = rule.window
+        assert spec is not None
+        event = ctx.event
+        t = event["occurred_at"]
+        value = 1
+        if spec.sum is not None:
+            value = int(spec.sum(ctx.activation) or 0)
+        entries = ctx.state.windows.setdefault(scope, [])
+        entries.append([t, value, event["event_id"]])
+        entries.sort(key=lambda e: e[0])
+        newest = entries[-1][0]
+        # Keep what a later (or a late) event could still share a window with.
+        entries[:] = [e for e in entries if e[0] > newest - spec.within_ms][-WINDOW_MAX:]
+        hit = first_run_reaching(entries, t, spec.within_ms, spec.count_at_least, spec.sum_at_least)
+        if hit is not None:
+            ids = [e[2] for e in hit]
+            stakes = sum(e[1] for e in hit) if spec.sum is not None else 0
+            self._maybe_fire(rule, ctx, scope, ids, stakes)
+            hit_ids = set(ids)
+            entries[:] = [e for e in entries if e[2] not in hit_ids]  # re-arm on fresh events
+        if not entries:
+            del ctx.state.windows[scope]
+
+    def _mission(self, rule: Rule, ctx: _Context, scope: str) -> None:
+        spec = rule.mission
+        assert spec is not None
+        period = ctx.period(spec.period)
+        missions = ctx.state.missions
+        mission = missions.get(scope)
+        if mission is None or mission.period < period:
+            mission = missions[scope] = MissionState(period=period)
+        elif mission.period > period or mission.completed:
+            return  # an event of a past period, or the mission is done for this one
+        mission.steps += 1
+        mission.event_ids.append(ctx.event["event_id"])
+        ctx.out.journal.append(
+            records.mission_step(rule, ctx.event, mission.steps, spec.steps, period, ctx.now_ms)
+        )
+        if mission.steps >= spec.steps:
+            mission.completed = True
+            ctx.out.journal.append(
+                records.mission_completed(rule, ctx.event, mission.event_ids, period, ctx.now_ms)
+            )
+            self._maybe_fire(rule, ctx, scope, list(mission.event_ids), 0)

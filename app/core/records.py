@@ -1,0 +1,278 @@
+"""Builders of the output records (Reward, JournalEntry), shaped exactly as the Avro schemas.
+
+Every id here is deterministic; only ``issued_at``/``recorded_at`` carry the clock the
+caller passes in, and replays compare everything but those.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from app.core.ids import reward_id, stable_id
+from app.core.rules import Rule
+
+if TYPE_CHECKING:
+    from app.core.protect import Hold, Trip
+    from app.core.rewards import Grant
+    from app.core.state import CooldownState
+
+__all__ = ["reward_id"]
+
+Record = dict
+
+
+def reward(rule: Rule, event: Record, grant: Grant, event_ids: list[str], now_ms: int) -> Record:
+    attributes = {}
+    if grant.badge:
+        attributes["badge"] = grant.badge
+    if grant.variant:
+        attributes["variant"] = grant.variant
+    return {
+        "reward_id": reward_id(rule.rule_id, rule.version, event_ids),
+        "player_id": event["player_id"],
+        "rule_id": rule.rule_id,
+        "rule_version": rule.version,
+        "kind": grant.kind,
+        "amount": grant.amount,
+        "currency": grant.currency,
+        "message": grant.message,
+        "table_id": event["table_id"],
+        "game": event["game"],
+        "dealer_id": event.get("dealer_id"),
+        "trigger_event_ids": list(event_ids),
+        "event_time": event["occurred_at"],
+        "issued_at": now_ms,
+        "attributes": attributes,
+    }
+
+
+def reward_issued(rule: Rule, issued: Record, reason: str, details: dict[str, str]) -> Record:
+    return journal_entry(
+        decision="REWARD_ISSUED",
+        player_id=issued["player_id"],
+        rule_id=rule.rule_id,
+        rule_version=rule.version,
+        reason=reason,
+        event_ids=issued["trigger_event_ids"],
+        reward_id=issued["reward_id"],
+        details={"kind": issued["kind"], "amount": str(issued["amount"]), **details},
+        event_time=issued["event_time"],
+        now_ms=issued["issued_at"],
+    )
+
+
+def reward_suppressed(
+    rule: Rule,
+    event: Record,
+    grant: Grant,
+    hold: Hold,
+    event_ids: list[str],
+    reward_id: str,
+    now_ms: int,
+) -> Record:
+    """What a guard held back: the reward id it would have had, how much, and why."""
+    return journal_entry(
+        decision="REWARD_SUPPRESSED",
+        player_id=event["player_id"],
+        rule_id=rule.rule_id,
+        rule_version=rule.version,
+        reason=hold.reason,
+        event_ids=list(event_ids),
+        reward_id=reward_id,
+        details={
+            "kind": grant.kind,
+            "amount": str(hold.amount),
+            "wanted": str(grant.amount),
+            "explain": hold.explain,
+        },
+        event_time=event["occurred_at"],
+        now_ms=now_ms,
+        discriminator=hold.reason,
+    )
+
+
+def cooldown_started(
+    trip: Trip, cooldown_id: str, event: Record, ends_at: int, version: int, now_ms: int
+) -> Record:
+    details = {k: str(v) for k, v in trip.figures.items()}
+    details.update(cooldown_id=cooldown_id, ends_at=str(ends_at), kind=trip.reason)
+    return journal_entry(
+        decision="COOLDOWN_STARTED",
+        player_id=event["player_id"],
+        rule_id=trip.detector,
+        rule_version=version,
+        reason=trip.reason.lower(),
+        event_ids=[event["event_id"]],
+        reward_id=None,
+        details=details,
+        event_time=event["occurred_at"],
+        now_ms=now_ms,
+    )
+
+
+def cooldown_ended(player_id: str, cd: CooldownState, version: int, now_ms: int) -> Record:
+    detector = "loss-chasing" if cd.reason == "LOSS_CHASING" else "rapid-loss"
+    return journal_entry(
+        decision="COOLDOWN_ENDED",
+        player_id=player_id,
+        rule_id=detector,
+        rule_version=version,
+        reason="cooldown_over",
+        event_ids=[],
+        reward_id=None,
+        details={"cooldown_id": cd.cooldown_id, "started_at": str(cd.starts_at)},
+        event_time=cd.ends_at,
+        now_ms=now_ms,
+        discriminator=cd.cooldown_id,
+    )
+
+
+def mission_step(
+    rule: Rule, event: Record, step: int, steps: int, period: str, now_ms: int
+) -> Record:
+    return journal_entry(
+        decision="MISSION_PROGRESS",
+        player_id=event["player_id"],
+        rule_id=rule.rule_id,
+        rule_version=rule.version,
+        reason=f"step {step} of {steps} of {rule.rule_id} ({period})",
+        event_ids=[event["event_id"]],
+        reward_id=None,
+        details={"step": str(step), "steps": str(steps), "period": period},
+        event_time=event["occurred_at"],
+        now_ms=now_ms,
+    )
+
+
+def mission_completed(
+    rule: Rule, event: Record, event_ids: list[str], period: str, now_ms: int
+) -> Record:
+    return journal_entry(
+        decision="MISSION_COMPLETED",
+        player_id=event["player_id"],
+        rule_id=rule.rule_id,
+        rule_version=rule.version,
+        reason=f"all {len(event_ids)} steps of {rule.rule_id} done ({period})",
+        event_ids=list(event_ids),
+        reward_id=None,
+        details={"period": period},
+        event_time=event["occurred_at"],
+        now_ms=now_ms,
+    )
+
+
+def level_up(
+    event: Record,
+    event_ids: list[str],
+    old: int,
+    new: int,
+    xp: int,
+    levels_version: int,
+    now_ms: int,
+) -> Record:
+    return journal_entry(
+        decision="LEVEL_UP",
+        player_id=event["player_id"],
+        rule_id="levels",
+        rule_version=levels_version,
+        reason=f"{xp} XP reaches level {new}",
+        event_ids=list(event_ids),
+        reward_id=None,
+        details={"from": str(old), "to": str(new), "xp": str(xp)},
+        event_time=event["occurred_at"],
+        now_ms=now_ms,
+    )
+
+
+def player_erased(player_id: str, now_ms: int) -> Record:
+    """The journal's marker that a player was erased: archives delete their history by it."""
+    return journal_entry(
+        decision="PLAYER_ERASED",
+        player_id=player_id,
+        rule_id=None,
+        rule_version=None,
+        reason="erasure requested (pitboss forget)",
+        event_ids=[],
+        reward_id=None,
+        details={},
+        event_time=now_ms,
+        now_ms=now_ms,
+        discriminator=str(now_ms),
+    )
+
+
+def event_late(event: Record, late_by_ms: int, lateness_ms: int, now_ms: int) -> Record:
+    """The journal's record of an event that came too late to be decided."""
+    return journal_entry(
+        decision="EVENT_REJECTED",
+        player_id=event["player_id"],
+        rule_id=None,
+        rule_version=None,
+        reason="late",
+        event_ids=[event["event_id"]],
+        reward_id=None,
+        details={
+            "event_type": event["event_type"],
+            "late_by_ms": str(late_by_ms),
+            "lateness_ms": str(lateness_ms),
+        },
+        event_time=event["occurred_at"],
+        now_ms=now_ms,
+    )
+
+
+def event_rejected(event: Record, reason: str, now_ms: int) -> Record:
+    """The journal's record of a decoded event that failed validation."""
+    event_id = event.get("event_id") or ""
+    return journal_entry(
+        decision="EVENT_REJECTED",
+        player_id=event.get("player_id"),
+        rule_id=None,
+        rule_version=None,
+        reason=reason,
+        event_ids=[event_id] if event_id else [],
+        reward_id=None,
+        details={"event_type": str(event.get("event_type"))},
+        event_time=event.get("occurred_at") or 0,
+        now_ms=now_ms,
+    )
+
+
+def journal_entry(
+    *,
+    decision: str,
+    player_id: str | None,
+    rule_id: str | None,
+    rule_version: int | None,
+    reason: str | None,
+    event_ids: list[str],
+    reward_id: str | None,
+    details: dict[str, str],
+    event_time: int,
+    now_ms: int,
+    discriminator: str = "",
+) -> Record:
+    """``discriminator`` tells apart entries that share everything else (two holds on one
+    reward, the ends of two cool-downs)."""
+    return {
+        "entry_id": stable_id(
+            "je",
+            decision,
+            player_id,
+            rule_id,
+            rule_version,
+            reward_id,
+            discriminator,
+            event_ids=event_ids,
+        ),
+        "player_id": player_id,
+        "decision": decision,
+        "rule_id": rule_id,
+        "rule_version": rule_version,
+        "reason": reason,
+        "event_ids": event_ids,
+        "reward_id": reward_id,
+        "details": details,
+        "event_time": event_time,
+        "recorded_at": now_ms,
+    }

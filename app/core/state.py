@@ -1,0 +1,201 @@
+"""One compact state record per player, read and written once per micro-batch.
+
+Keys are short and empty fields are left out, because this record is rewritten (locally
+and to the changelog) every time a player plays; finished streaks, past mission periods,
+expired window entries and old leaderboard periods are pruned as the player moves on.
+"""
+
+from __future__ import annotations
+
+from base64 import b64decode, b64encode
+from dataclasses import dataclass, field
+
+import orjson
+
+#: How many recent event ids a player's state remembers to drop re-deliveries: far more
+#: than a player makes between two offset commits (a few seconds), which is what a
+#: re-delivery after a crash replays.
+SEEN_MAX = 32
+#: Bytes per remembered event id (a 48-bit fingerprint: a false "seen" among 32 is ~1e-13).
+SEEN_BYTES = 6
+#: How many recent periods a once-per-period rule remembers (late events reach back this far).
+ONCE_PERIODS_KEPT = 3
+#: The most events one window keeps (older ones beyond it are dropped first).
+WINDOW_MAX = 256
+#: 2: re-delivery memory packed as base64 of 48-bit fingerprints. Version 1 records (a list
+#: of 63-bit ints) still load; their old fingerprints cannot match new ones and are dropped.
+STATE_VERSION = 2
+
+
+@dataclass(slots=True)
+class StreakState:
+    count: int = 0
+    stakes_minor: int = 0
+    currency: str | None = None
+    event_ids: list[str] = field(default_factory=list)
+    fired: bool = False
+
+
+@dataclass(slots=True)
+class MissionState:
+    period: str = ""
+    steps: int = 0
+    event_ids: list[str] = field(default_factory=list)
+    completed: bool = False
+
+
+@dataclass(slots=True)
+class CooldownState:
+    cooldown_id: str
+    starts_at: int
+    ends_at: int
+    reason: str
+
+
+@dataclass(slots=True)
+class PlayerState:
+    """Everything the rules remember about a player.
+
+    ``once`` maps a rule scope to the recent periods (local days, ISO weeks, ``ever``) in
+    which it fired, so a once-per-period rule fires once even for a late event of an
+    earlier period. ``windows`` holds ``[occurred_at, value, event_id]`` per rule scope.
+    """
+
+    once: dict[str, list[str]] = field(default_factory=dict)
+    xp: int = 0
+    points: int = 0
+    level: int = 1
+    streaks: dict[str, StreakState] = field(default_factory=dict)
+    windows: dict[str, list[list]] = field(default_factory=dict)
+    missions: dict[str, MissionState] = field(default_factory=dict)
+    #: leaderboard scope key -> this player's score there
+    boards: dict[str, int] = field(default_factory=dict)
+    #: cap key ("daily:<day>", "<rule scope>:<period>") -> amount granted there so far
+    caps: dict[str, int] = field(default_factory=dict)
+    cooldown: CooldownState | None = None
+    #: the rapid-loss detector's recent minutes: [epoch minute, net loss, losing settlements]
+    settlements: list[list[int]] = field(default_factory=list)
+    #: the current run of losses for the loss-chasing detector: [losses, first stake]
+    chase: list[int] = field(default_factory=list)
+    seen: list[int] = field(default_factory=list)
+    last_event_at: int = 0
+
+    # -- serialization -------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        doc: dict[str, object] = {"v": STATE_VERSION}
+        if self.once:
+            doc["o"] = self.once
+        if self.xp:
+            doc["xp"] = self.xp
+        if self.points:
+            doc["pt"] = self.points
+        if self.level != 1:
+            doc["lv"] = self.level
+        if self.streaks:
+            doc["st"] = {
+                k: [s.count, s.stakes_minor, s.currency, s.event_ids, int(s.fired)]
+                for k, s in self.streaks.items()
+            }
+        if self.windows:
+            doc["w"] = self.windows
+        if self.missions:
+            doc["m"] = {
+                k: [m.period, m.steps, m.event_ids, int(m.completed)]
+                for k, m in self.missions.items()
+            }
+        if self.boards:
+            doc["b"] = self.boards
+        if self.caps:
+            doc["c"] = self.caps
+        if self.cooldown is not None:
+            cd = self.cooldown
+            doc["cd"] = [cd.cooldown_id, cd.starts_at, cd.ends_at, cd.reason]
+        if self.settlements:
+            doc["rl"] = self.settlements
+        if self.chase:
+            doc["lc"] = self.chase
+        if self.seen:
+            doc["s"] = b64encode(
+                b"".join(fp.to_bytes(SEEN_BYTES, "big") for fp in self.seen)
+            ).decode()
+        if self.last_event_at:
+            doc["t"] = self.last_event_at
+        return orjson.dumps(doc)
+
+    @classmethod
+    def from_bytes(cls, data: bytes | None) -> PlayerState:
+        if not data:
+            return cls()
+        doc = orjson.loads(data)
+        return cls(
+            once=doc.get("o", {}),
+            xp=doc.get("xp", 0),
+            points=doc.get("pt", 0),
+            level=doc.get("lv", 1),
+            streaks={
+                k: StreakState(n, stakes, cur, ids, bool(fired))
+                for k, (n, stakes, cur, ids, fired) in doc.get("st", {}).items()
+            },
+            windows=doc.get("w", {}),
+            missions={
+                k: MissionState(period, steps, ids, bool(done))
+                for k, (period, steps, ids, done) in doc.get("m", {}).items()
+            },
+            boards=doc.get("b", {}),
+            caps=doc.get("c", {}),
+            cooldown=CooldownState(*doc["cd"]) if "cd" in doc else None,
+            settlements=doc.get("rl", []),
+            chase=doc.get("lc", []),
+            seen=_unpack_seen(doc.get("s", "")) if doc.get("v", 1) >= 2 else [],
+            last_event_at=doc.get("t", 0),
+        )
+
+    # -- re-deliveries ---------------------------------------------------------------------
+    # Fingerprints come from ``app.core.ids.event_fingerprint`` (48-bit).
+
+    def remember(self, fingerprint: int) -> bool:
+        """Record an event as seen; False if it was seen already (a re-delivery)."""
+        if fingerprint in self.seen:
+            return False
+        self.seen.append(fingerprint)
+        if len(self.seen) > SEEN_MAX:
+            del self.seen[: len(self.seen) - SEEN_MAX]
+        return True
+
+    # -- once-per limits -------------------------------------------------------------------
+
+    def has_fired(self, scope: str, period: str) -> bool:
+        return period in self.once.get(scope, ())
+
+    def mark_fired(self, scope: str, period: str) -> None:
+        periods = self.once.setdefault(scope, [])
+        periods.append(period)
+        periods.sort()
+        if len(periods) > ONCE_PERIODS_KEPT:
+            del periods[: len(periods) - ONCE_PERIODS_KEPT]
+
+    # -- per-period totals (leaderboards, caps) ---------------------------------------------
+
+    def add_score(self, board_key: str, period: str, amount: int) -> int:
+        """Add to this player's score on a board; forget the board's older periods."""
+        return _add_for_period(self.boards, board_key, period, amount)
+
+    def add_capped(self, cap_key: str, period: str, amount: int) -> int:
+        """Count ``amount`` against a cap for its period; forget the cap's older periods."""
+        return _add_for_period(self.caps, cap_key, period, amount)
+
+
+def _unpack_seen(packed: str) -> list[int]:
+    raw = b64decode(packed)
+    return [int.from_bytes(raw[i : i + SEEN_BYTES], "big") for i in range(0, len(raw), SEEN_BYTES)]
+
+
+def _add_for_period(totals: dict[str, int], key: str, period: str, amount: int) -> int:
+    """``key`` ends with ``period``; older periods of the same prefix are dropped."""
+    total = totals.get(key, 0) + amount
+    totals[key] = total
+    prefix = key[: -len(period)]
+    for old in [k for k in totals if k.startswith(prefix) and k[len(prefix) :] < period]:
+        del totals[old]
+    return total

@@ -1,0 +1,156 @@
+"""Leaderboards as pure values: a board's top N, and the score records that update it.
+
+Players are partitioned by player id but a board is global, so the decide agent publishes
+each new total to the internal leaderboard-scores topic keyed by board; whoever owns the
+key's partition keeps the board. Only the top N are stored, and that is exact: a player's
+total on a board only ever rises within its period, so each player's rank key only ever
+improves, and the top N of the improved keys is always among the old top N plus the
+players just updated. Applying updates is therefore idempotent and order-independent
+(a re-delivered or late, lower total changes nothing), which makes re-delivery safe.
+
+Pure: no Faust, Kafka or I/O, so the agent, the views and the tests share it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import NamedTuple
+
+import orjson
+
+
+class BadScore(ValueError):
+    """A score record that cannot be decoded; the agent logs, counts and skips it."""
+
+
+class Entry(NamedTuple):
+    """One row of a board: a player, their total and when they first reached it."""
+
+    player_id: str
+    total: int
+    event_time: int
+
+    def rank_key(self) -> tuple[int, int, str]:
+        """Higher total first; on a tie whoever reached it first; then player id, so
+        every worker and every replay orders a board the same way."""
+        return (-self.total, self.event_time, self.player_id)
+
+
+class ScoreUpdate(NamedTuple):
+    """A player's new total on one board, and the board's size N at the time."""
+
+    player_id: str
+    total: int
+    event_time: int
+    top: int
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """A board's top ``top`` entries, best first."""
+
+    top: int
+    entries: tuple[Entry, ...] = ()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | None) -> Board | None:
+        """The stored board, or None for a board never written."""
+        if raw is None:
+            return None
+        data = orjson.loads(raw)
+        return cls(data["n"], tuple(Entry(*row) for row in data["r"]))
+
+    def to_bytes(self) -> bytes:
+        # rows as arrays, not objects: a board is rewritten (and changelogged) per batch
+        return orjson.dumps({"n": self.top, "r": [list(e) for e in self.entries]})
+
+    def updated(self, updates: Iterable[ScoreUpdate]) -> Board:
+        """This board with ``updates`` applied; N is the latest update's ``top``.
+
+        Exact while N stays the same or shrinks. If N grows mid-period, players evicted
+        earlier come back only when they next score (the board cannot know them).
+        """
+        best: dict[str, Entry] = {e.player_id: e for e in self.entries}
+        top = self.top
+        for update in updates:
+            top = update.top
+            entry = Entry(update.player_id, update.total, update.event_time)
+            held = best.get(entry.player_id)
+            if held is None or entry.rank_key() < held.rank_key():
+                best[entry.player_id] = entry
+        return Board(top, tuple(heapq.nsmallest(top, best.values(), key=Entry.rank_key)))
+
+
+def apply(board: bytes | None, updates: Iterable[ScoreUpdate]) -> bytes:
+    """The stored board ``board`` (None: a new board) with ``updates`` applied, serialized."""
+    updates = list(updates)
+    if not updates and board is not None:
+        return board
+    current = Board.from_bytes(board)
+    if current is None:
+        current = Board(updates[0].top if updates else 0)
+    return current.updated(updates).to_bytes()
+
+
+# -- the leaderboard-scores topic --------------------------------------------------------
+
+
+def score_record(player_id: str, total: int, event_time: int, top: int) -> dict[str, object]:
+    """The JSON value of a score record, the one shape both agents agree on."""
+    return {"player_id": player_id, "total": total, "event_time": event_time, "top": top}
+
+
+def encode_score(
+    board_key: str, player_id: str, total: int, event_time: int, top: int
+) -> tuple[bytes, bytes]:
+    """(key, value) of a score record: the key is the board, so Kafka's default
+    partitioner sends every update of a board to the one worker that keeps it."""
+    return board_key.encode(), orjson.dumps(score_record(player_id, total, event_time, top))
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_score(key: bytes | None, value: bytes | None) -> tuple[str, ScoreUpdate]:
+    """(board key, update) from a score record; :class:`BadScore` if it is malformed."""
+    if not key:
+        raise BadScore("no board key")
+    try:
+        board_key = key.decode()
+        data = orjson.loads(value or b"")
+    except (UnicodeDecodeError, orjson.JSONDecodeError) as exc:
+        raise BadScore(f"undecodable: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BadScore(f"not a JSON object: {data!r:.80}")
+    player_id = data.get("player_id")
+    total, event_time, top = data.get("total"), data.get("event_time"), data.get("top")
+    if not (isinstance(player_id, str) and player_id):
+        raise BadScore(f"no player_id: {data!r:.200}")
+    if not (_whole(total) and _whole(event_time) and _whole(top) and top > 0):
+        raise BadScore(f"total, event_time and top (> 0) must be whole numbers: {data!r:.200}")
+    return board_key, ScoreUpdate(player_id, total, event_time, top)
+
+
+def period_end(board_key: str) -> date | None:
+    """The last calendar day of a board's period, from its key (``…:2026-11-22`` or
+    ``…:2026-W47``); None for ``ever`` and anything else, which never expires."""
+    period = board_key.rsplit(":", 1)[-1]
+    try:
+        if "-W" in period:
+            year, week = period.split("-W")
+            return date.fromisocalendar(int(year), int(week), 7)
+        return date.fromisoformat(period)
+    except ValueError:
+        return None
+
+
+def expired(board_key: str, today: date, retention_days: int) -> bool:
+    """Whether a board's period ended more than ``retention_days`` before ``today``. The
+    day is a calendar day and players' days run in their own zones, so a day of slack
+    keeps every zone's last scores (a board is never written after its period)."""
+    end = period_end(board_key)
+    return end is not None and (today - end).days > retention_days + 1

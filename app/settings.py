@@ -1,0 +1,193 @@
+"""Settings read from the environment, each with a documented default.
+
+One frozen object serves the worker, the commands, the scripts and the tests, so a
+setting means the same thing everywhere. The README's settings table is this module.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCAL_BROKER_HOST = "127.0.0.1"
+
+
+Environ = Mapping[str, str]
+
+
+def _env(env: Environ, name: str, default: str) -> str:
+    value = env.get(name, "").strip()
+    return value or default
+
+
+def _env_int(env: Environ, name: str, default: int) -> int:
+    raw = _env(env, name, str(default))
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"setting {name} must be a whole number, got {raw!r}") from exc
+
+
+def _env_float(env: Environ, name: str, default: float) -> float:
+    raw = _env(env, name, str(default))
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"setting {name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Kafka topic names; each can be overridden, and all share an optional prefix."""
+
+    table_events: str
+    player_profiles: str
+    crm_rules: str
+    #: every published revision, kept forever (crm-rules is compacted), for the audit replay
+    crm_rules_history: str
+    rewards: str
+    cooldowns: str
+    journal: str
+    dead_letters: str
+    rekeyed: str
+    leaderboard_scores: str
+
+    @classmethod
+    def from_env(cls, env: Environ) -> TopicNames:
+        prefix = _env(env, "PITBOSS_TOPIC_PREFIX", "")
+        defaults = {
+            "table_events": "table-events",
+            "player_profiles": "player-profiles",
+            "crm_rules": "crm-rules",
+            "crm_rules_history": "crm-rules-history",
+            "rewards": "rewards",
+            "cooldowns": "cooldowns",
+            "journal": "journal",
+            "dead_letters": "dead-letters",
+            "rekeyed": "pitboss-rekeyed-events",
+            "leaderboard_scores": "pitboss-leaderboard-scores",
+        }
+        return cls(
+            **{
+                name: prefix + _env(env, f"PITBOSS_TOPIC_{name.upper()}", default)
+                for name, default in defaults.items()
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a worker, command or script needs to know about its deployment."""
+
+    #: Kafka bootstrap URL(s), e.g. ``kafka://broker1:9092;broker2:9092``. Empty means the
+    #: local development broker that ``make`` starts (see ``local_broker_port``).
+    broker_url: str
+    local_broker_port: int
+    #: Where local state lives: the local broker's data and the workers' RocksDB tables.
+    state_dir: Path
+    app_id: str
+    worker_id: str
+    store_url: str
+    data_dir: Path
+    partitions: int
+    replication_factor: int
+    web_host: str
+    web_port: int
+    operator_timezone: str
+    schema_registry_url: str
+    session_timeout: float
+    heartbeat_interval: float
+    batch_max: int
+    shutdown_timeout: float
+    #: boards of a day or week are deleted this many days after their period ended ...
+    leaderboard_retention_days: int
+    #: ... by a sweep this often (seconds)
+    leaderboard_sweep_interval: float
+    #: the ruleset (key on crm-rules) this deployment runs
+    ruleset_id: str
+    #: the per-country policy file that rules are checked against (app/rules/policy.py)
+    jurisdictions_path: Path
+    #: the timeline archive's PostgreSQL (empty: no archive) and its schema (app/archive/)
+    archive_url: str
+    archive_schema: str
+    topics: TopicNames = field(repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Environ | None = None) -> Settings:
+        """Settings from ``environ`` (default: this process's environment)."""
+        env = os.environ if environ is None else environ
+        state_dir = Path(_env(env, "PITBOSS_STATE_DIR", str(PROJECT_ROOT / ".state"))).resolve()
+        web_port = _env_int(env, "PITBOSS_WEB_PORT", 6066)
+        worker_id = _env(env, "PITBOSS_WORKER_ID", f"{socket.gethostname()}-{web_port}")
+        return cls(
+            broker_url=_env(env, "PITBOSS_BROKER_URL", ""),
+            local_broker_port=_env_int(env, "PITBOSS_LOCAL_BROKER_PORT", 19092),
+            state_dir=state_dir,
+            app_id=_env(env, "PITBOSS_APP_ID", "pitboss"),
+            worker_id=worker_id,
+            store_url=_env(env, "PITBOSS_STORE_URL", "rocksdb://"),
+            data_dir=Path(
+                _env(env, "PITBOSS_DATA_DIR", str(state_dir / "workers" / worker_id))
+            ).resolve(),
+            partitions=_env_int(env, "PITBOSS_PARTITIONS", 8),
+            replication_factor=_env_int(env, "PITBOSS_REPLICATION_FACTOR", 1),
+            web_host=_env(env, "PITBOSS_WEB_HOST", "127.0.0.1"),
+            web_port=web_port,
+            operator_timezone=_env(env, "PITBOSS_OPERATOR_TIMEZONE", "UTC"),
+            schema_registry_url=_env(env, "PITBOSS_SCHEMA_REGISTRY_URL", ""),
+            session_timeout=_env_float(env, "PITBOSS_SESSION_TIMEOUT", 6.0),
+            heartbeat_interval=_env_float(env, "PITBOSS_HEARTBEAT_INTERVAL", 2.0),
+            batch_max=_env_int(env, "PITBOSS_BATCH_MAX", 2000),
+            shutdown_timeout=_env_float(env, "PITBOSS_SHUTDOWN_TIMEOUT", 20.0),
+            leaderboard_retention_days=_env_int(env, "PITBOSS_LEADERBOARD_RETENTION_DAYS", 35),
+            leaderboard_sweep_interval=_env_float(env, "PITBOSS_LEADERBOARD_SWEEP_SECONDS", 3600),
+            ruleset_id=_env(env, "PITBOSS_RULESET", "default"),
+            jurisdictions_path=Path(
+                _env(
+                    env,
+                    "PITBOSS_JURISDICTIONS",
+                    str(PROJECT_ROOT / "app" / "rules" / "jurisdictions.yaml"),
+                )
+            ).resolve(),
+            archive_url=env.get("PITBOSS_ARCHIVE_URL", "postgresql://127.0.0.1:5432/test").strip(),
+            archive_schema=_env(env, "PITBOSS_ARCHIVE_SCHEMA", "pitboss"),
+            topics=TopicNames.from_env(env),
+        )
+
+    @property
+    def uses_local_broker(self) -> bool:
+        return not self.broker_url
+
+    @property
+    def kafka_url(self) -> str:
+        """The Faust broker URL: the configured one, else the local broker's."""
+        return self.broker_url or f"kafka://{LOCAL_BROKER_HOST}:{self.local_broker_port}"
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """The same brokers as ``host:port`` strings, for plain aiokafka clients."""
+        servers = []
+        for part in self.kafka_url.replace(";", ",").split(","):
+            part = part.strip()
+            if part:
+                servers.append(part.split("://", 1)[-1])
+        return servers
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.state_dir / "broker"
+
+    @property
+    def workers_dir(self) -> Path:
+        """Where every local worker keeps its RocksDB state, one folder per worker id."""
+        return self.state_dir / "workers"
+
+    def describe(self) -> dict[str, str]:
+        """Settings as printable text, for logs and the ``settings`` command."""
+        out = {f.name: str(getattr(self, f.name)) for f in fields(self) if f.name != "topics"}
+        out.update({f"topic.{f.name}": getattr(self.topics, f.name) for f in fields(self.topics)})
+        return out

@@ -1,0 +1,1 @@
+"""RocksDB-backed Faust tables: per-player state and profiles."""
