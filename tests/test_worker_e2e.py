@@ -118,7 +118,9 @@ def test_the_profile_time_zone_decides_the_players_day(deployment):
     )
     deployment.player_when(player, lambda v: v["profile"] is not None)
     # 09:00 and 13:00 UTC are 22:00 on one day and 02:00 on the next in Auckland (UTC+13).
-    base = int(time.time() * 1000) // 86_400_000 * 86_400_000
+    # Yesterday's, so both are in the past whatever the hour: ingest dead-letters an event
+    # stamped more than 5 minutes after it was sent.
+    base = (int(time.time() * 1000) // 86_400_000 - 1) * 86_400_000
     events = [
         natural(player_id=player, occurred_at=base + 9 * 3_600_000),
         natural(player_id=player, occurred_at=base + 13 * 3_600_000),
