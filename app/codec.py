@@ -25,6 +25,8 @@ from fastavro import schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
 from fastavro.validation import ValidationError, validate
 
+from app.avro_compiled import Reader as CompiledReader
+from app.avro_compiled import UnsupportedSchema, Writer, compile_reader, compile_writer
 from app.schemas import (
     FINGERPRINT_SIZE,
     SINGLE_OBJECT_MAGIC,
@@ -140,6 +142,26 @@ class RegistryClient:
 
 
 @functools.cache
+def compiled_writer(schema: SchemaInfo) -> Writer | None:
+    """The compiled encoder of a schema (``app.avro_compiled``), built once per process;
+    None where the schema needs fastavro's general writer."""
+    try:
+        return compile_writer(schema.parsed)
+    except UnsupportedSchema:
+        return None
+
+
+@functools.cache
+def compiled_reader(schema: SchemaInfo) -> CompiledReader | None:
+    """The compiled decoder of a schema read as itself, built once per process; None where
+    the schema needs fastavro's general reader."""
+    try:
+        return compile_reader(schema.parsed)
+    except UnsupportedSchema:
+        return None
+
+
+@functools.cache
 def registry_client(url: str) -> RegistryClient:
     """One client (and so one cache) per registry URL per process."""
     return RegistryClient(url)
@@ -154,8 +176,16 @@ def _make_reader(resolution: Resolution, offset: int) -> Reader:
     reader = None if resolution.same else resolution.reader.parsed
     name = resolution.reader.full_name
     fingerprint = resolution.writer.fingerprint_hex
+    compiled = compiled_reader(resolution.writer) if resolution.same else None
 
     def read(data: bytes) -> dict:
+        if compiled is not None:
+            try:
+                record, end = compiled(data, offset)
+                if end == len(data):
+                    return record
+            except Exception:  # strict by design: fastavro reads it or says why not
+                pass
         fo = BytesIO(data)
         fo.seek(offset)
         try:
@@ -210,6 +240,7 @@ class AvroCodec:
         self._readers: dict[bytes, Reader] = {}
         self._readers_by_id: dict[int, Reader] = {}
         self._header: bytes | None = None if self.registry else self.schema.header
+        self._write = compiled_writer(self.schema)
 
     @property
     def name(self) -> str:
@@ -309,6 +340,11 @@ class AvroCodec:
     def encode(self, record: Mapping[str, Any]) -> bytes:
         """``record`` as Avro bytes; ``ValueError`` naming the type and field if it is invalid."""
         header = self._header or self._registry_header()
+        if self._write is not None:
+            try:
+                return header + self._write(record)
+            except Exception:  # strict by design: fastavro encodes it or says why not
+                pass
         fo = BytesIO()
         fo.write(header)
         try:

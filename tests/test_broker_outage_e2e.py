@@ -39,6 +39,7 @@ EVENTS = 4000
 #: what Faust's recovery says of a store ahead of its changelog
 LOST_CHANGELOG = "is higher\nthan the last offset in that topic (highwater)"
 
+
 @pytest.fixture
 def own_broker(tmp_path):
     try:
