@@ -13,6 +13,7 @@ from typing import Any
 from cel_expr_python import cel
 from cel_expr_python.ext import ext_strings
 
+from app.core.cel_fast import Defer, compile_fast
 from app.core.samples import SAMPLE_PROFILE, SAMPLE_STATE, sample_event
 
 _DYN_MAP = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
@@ -25,42 +26,72 @@ _ENV = cel.NewEnv(
 _BOOL, _ERROR, _DYN = cel.Type.BOOL, cel.Type.ERROR, cel.Type.DYN
 _NUMBERS = (cel.Type.INT, cel.Type.UINT, cel.Type.DOUBLE)
 EXPECT = ("bool", "number")
+#: what ``evaluate`` gives for a CEL error: no value an expression can have
+_ERROR_VALUE = object()
 
 
 class ExpressionError(ValueError):
     """An expression that does not compile, or has the wrong type for its place."""
 
 
-def activation(variables: dict[str, Any]) -> Any:
-    """Bind the variables once per event; every rule evaluated on the event shares it."""
-    return _ENV.Activation(variables)
+class Bound:
+    """One event's variables, shared by every rule evaluated on the event; converted into
+    a CEL activation only when an expression needs CEL (``app.core.cel_fast``)."""
+
+    __slots__ = ("_cel", "variables")
+
+    def __init__(self, variables: dict[str, Any]) -> None:
+        self.variables = variables
+        self._cel: Any = None
+
+    @property
+    def cel(self) -> Any:
+        if self._cel is None:
+            self._cel = _ENV.Activation(self.variables)
+        return self._cel
 
 
-class Condition:
+def activation(variables: dict[str, Any]) -> Bound:
+    """Bind the variables once per event."""
+    return Bound(variables)
+
+
+class _Compiled:
+    __slots__ = ("fast", "program", "source")
+
+    def __init__(self, source: str, program: Any) -> None:
+        self.source, self.program = source, program
+        self.fast = compile_fast(source)
+
+    def evaluate(self, bound: Bound) -> Any:
+        """The expression's value: Python's where it is certain, else CEL's (its errors as
+        a ``cel.Type.ERROR`` value)."""
+        if self.fast is not None:
+            try:
+                return self.fast(bound.variables)
+            except Defer:
+                pass
+        result = self.program.eval(bound.cel)
+        return _ERROR_VALUE if result.type() == _ERROR else result.value()
+
+
+class Condition(_Compiled):
     """A compiled boolean expression: True only for a real ``true``."""
 
-    __slots__ = ("program", "source")
+    __slots__ = ()
 
-    def __init__(self, source: str, program: Any) -> None:
-        self.source, self.program = source, program
-
-    def __call__(self, bound: Any) -> bool:
-        result = self.program.eval(bound)
-        return result.type() == _BOOL and result.value() is True
+    def __call__(self, bound: Bound) -> bool:
+        return self.evaluate(bound) is True
 
 
-class Value:
+class Value(_Compiled):
     """A compiled numeric expression: its value, or None when evaluation fails."""
 
-    __slots__ = ("program", "source")
+    __slots__ = ()
 
-    def __init__(self, source: str, program: Any) -> None:
-        self.source, self.program = source, program
-
-    def __call__(self, bound: Any) -> int | float | None:
-        result = self.program.eval(bound)
-        value = result.value()
-        return value if result.type() in _NUMBERS and not isinstance(value, bool) else None
+    def __call__(self, bound: Bound) -> int | float | None:
+        value = self.evaluate(bound)
+        return value if type(value) is int or type(value) is float else None
 
 
 def compile_expression(
@@ -90,7 +121,7 @@ def compile_expression(
                     "profile": SAMPLE_PROFILE,
                     "state": SAMPLE_STATE,
                 }
-            )
+            ).cel
         )
         if result.type() == _ERROR:
             problem = str(result.value()).split(": ", 1)[-1]
