@@ -118,6 +118,7 @@ async def run_phases(args: argparse.Namespace, run_dir: Path, broker_url: str) -
                     stage,
                     rate=args.latency_rate,
                     seconds=args.latency_seconds,
+                    warmup=args.latency_warmup,
                     players=args.players,
                     tables=args.tables,
                     seed=args.seed,
@@ -200,7 +201,8 @@ def render(doc: dict) -> str:
         lines += [
             "",
             f"latency   default ruleset, {lat['rate_asked']:,.0f} events/s asked "
-            f"({lat['rate_sent']:,} sent) for {lat['seconds']:g} s: p50 {ms['p50']:,.0f} ms, "
+            f"({lat['rate_sent']:,} sent) for {lat['seconds']:g} s after a "
+            f"{lat['warmup_s']:g} s warm-up: p50 {ms['p50']:,.0f} ms, "
             f"p99 {ms['p99']:,.0f} ms, max {ms['max']:,.0f} ms over "
             f"{lat['decisions_timed']:,} decisions (event produced -> decision readable); "
             f"mean batch {lat['mean_batch']}",
@@ -252,6 +254,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="default: .state/bench/bench-<date>.json")
     parser.add_argument("--latency-rate", type=float, default=5000.0, help="events per second")
     parser.add_argument("--latency-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--latency-warmup", type=float, default=5.0, help="seconds run before timing starts"
+    )
     parser.add_argument("--recovery-players", type=int, default=1_000_000)
     parser.add_argument("--broker-url", help="default: PITBOSS_BROKER_URL, else a private one")
     parser.add_argument("--keep", action="store_true", help="keep the private broker's data")

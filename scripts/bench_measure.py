@@ -36,10 +36,12 @@ def percentile(ordered: list[float], q: float) -> float:
 
 
 class LatencyMeter:
-    """Matches decisions to the events that triggered them by event id, in either order."""
+    """Matches decisions to the events that triggered them by event id, in either order.
+    Decisions written before ``started_ms`` (a warm-up) are matched but not timed."""
 
     def __init__(self, started_ms: int) -> None:
         self.started_ms = started_ms
+        self.warming_up = 0
         self.produced: dict[str, int] = {}  # event id -> its record's timestamp
         self.waiting: dict[str, list[int]] = defaultdict(list)  # event id -> decision times
         self.by_minute: dict[int, list[float]] = defaultdict(list)
@@ -58,6 +60,9 @@ class LatencyMeter:
             self._record(produced, ts)
 
     def _record(self, produced_ts: int, decided_ts: int) -> None:
+        if decided_ts < self.started_ms:
+            self.warming_up += 1
+            return
         minute = max(0, (decided_ts - self.started_ms) // 60_000)
         self.by_minute[minute].append(float(decided_ts - produced_ts))
 

@@ -163,22 +163,32 @@ async def throughput(
 
 
 async def latency(
-    stage: Stage, *, rate: float, seconds: float, players: int, tables: int, seed: int
+    stage: Stage,
+    *,
+    rate: float,
+    seconds: float,
+    warmup: float,
+    players: int,
+    tables: int,
+    seed: int,
 ) -> dict:
     """A worker on the default ruleset, the simulator at a steady ``rate`` on the real-time
     clock, and scripts/soak.py's meter: each decision's Kafka timestamp minus that of the
-    event that triggered it (the journal's and rewards' records)."""
+    event that triggered it (the journal's and rewards' records), for ``seconds`` after a
+    ``warmup``: the simulator opens every table at once (a burst of joins and first
+    rounds), and a fresh worker's first batches meet cold caches; that is the start of a
+    deployment, not the latency a player at a table sees."""
     settings = stage.settings
     await deploy(stage, DEFAULT_RULESET_PATH)
     worker = await start_worker(stage)
-    meter = LatencyMeter(int(time.time() * 1000))
+    meter = LatencyMeter(int((time.time() + warmup) * 1000))
     stop_sim = asyncio.Event()
     sent = ProduceStats()
     options = RunOptions(rate=rate, tables=tables, players=players, seed=seed)
     simulator = asyncio.create_task(run(options, settings, stop=stop_sim, stats=sent))
     measuring = asyncio.create_task(measure(settings, meter))
     try:
-        deadline = time.monotonic() + seconds
+        deadline = time.monotonic() + warmup + seconds
         while time.monotonic() < deadline and not simulator.done():
             await asyncio.sleep(0.5)
         stop_sim.set()
@@ -201,6 +211,8 @@ async def latency(
     return {
         "rate_asked": rate,
         "seconds": seconds,
+        "warmup_s": warmup,
+        "decisions_in_warmup": meter.warming_up,
         "events_sent": sent.sent,
         "rate_sent": round(sent.rate),
         "decisions_timed": len(timed),

@@ -92,7 +92,7 @@ def make_producer(settings: Settings, *, fast: bool = False) -> AIOKafkaProducer
         bootstrap_servers=settings.bootstrap_servers,
         client_id=f"{settings.app_id}-simulator",
         acks=1,
-        linger_ms=50 if fast else 10,
+        linger_ms=50 if fast else 2,
         max_batch_size=512 * 1024 if fast else 64 * 1024,
         request_timeout_ms=30_000,
     )
