@@ -76,6 +76,10 @@ def test_the_worker_rides_out_a_broker_outage_and_loses_nothing(tmp_path, own_br
             dep.wait_caught_up(dep.settings.topics.table_events)
             dep.wait_quiet()
 
+        # The input partitions' ends, which the worker's applied offsets (APPLIED) refer to.
+        t = dep.settings.topics
+        inputs = [t.table_events, t.player_profiles, t.rekeyed]
+        ends_before = dep.end_offsets(inputs)
         own_broker.stop()
         down_at = time.monotonic()
         while time.monotonic() - down_at < OUTAGE_SECONDS:
@@ -84,6 +88,12 @@ def test_the_worker_rides_out_a_broker_outage_and_loses_nothing(tmp_path, own_br
             time.sleep(1.0)
         assert "Unable connect" in worker.log(), "the worker never noticed the outage"
         own_broker.start()
+        ends_after = dep.end_offsets(inputs)
+        shrunk = {
+            f"{tp.topic}[{tp.partition}]": f"{end} -> {ends_after.get(tp, 0)}"
+            for tp, end in ends_before.items()
+            if ends_after.get(tp, 0) < end
+        }
 
         dep.produce_events(stream.events[half:])
         try:
@@ -98,6 +108,16 @@ def test_the_worker_rides_out_a_broker_outage_and_loses_nothing(tmp_path, own_br
                 "test_acknowledged_writes_survive_a_stop_under_load)"
             )
         except AssertionError:
+            if shrunk:
+                # Records the worker had decided (and marked applied) vanished, and the
+                # broker gave their offsets to new records, which the worker takes for
+                # re-deliveries. Apache Kafka never reuses an acknowledged record's offset.
+                pytest.xfail(
+                    "the broker lost input records it had acknowledged and reused their "
+                    f"offsets (end offsets across the restart: {shrunk}); noida-db drops the "
+                    "last batches it acknowledged before a stop (test_broker_conformance.py::"
+                    "test_acknowledged_writes_survive_a_stop_under_load)"
+                )
             # The same loss can hit a changelog: Faust then refuses to recover a store that
             # is ahead of its changelog rather than run on it, and the worker stops.
             if worker.alive() or LOST_CHANGELOG not in worker.log():

@@ -78,6 +78,8 @@ class _Context:
     now_ms: int
     out: Decisions
     _activation: object | None = None
+    #: period kind -> this event's key of it: each rule step asks, the answer never changes
+    _periods: dict[str, str] = field(default_factory=dict)
 
     @property
     def activation(self) -> object:
@@ -97,7 +99,10 @@ class _Context:
         return self._activation
 
     def period(self, period: str) -> str:
-        return period_key(period, self.event["occurred_at"], self.tz)
+        key = self._periods.get(period)
+        if key is None:
+            key = self._periods[period] = period_key(period, self.event["occurred_at"], self.tz)
+        return key
 
 
 class Engine:
