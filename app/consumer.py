@@ -8,7 +8,9 @@ here (``lane``) skip that: each fetch goes to the agent's channel as one ``Batch
 offsets are acknowledged at once when the agent is done (``fetches``). Faust still does
 the rest: assignment, recovery, read offsets and gaps, offset commits, flow control on a
 rebalance (the channel's queue is cleared, and a batch from an older generation is
-dropped by the agent and read again after the seek).
+dropped by the agent and read again after the seek). Faust clears the queue when the flow
+resumes, which can come after its seek to the committed offsets; a lane's queue then has
+the consumer seek again (``_LaneQueue``), or those records would never be decided.
 
 The fix: Faust seeks every assigned partition "to its committed offset" once its tables
 are recovered, and aiokafka leaves a partition that has no committed offset (or 0) where
@@ -25,17 +27,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from itertools import groupby
 from typing import Any
 
+from faust.channels import Channel
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP, AppT, ChannelT, StreamT, TopicT
 from faust.types.tuples import ack_lock
 from faust.utils.functional import consecutive_numbers
 from mode.utils.futures import notify
+from mode.utils.queues import ThrowableQueue
 
 from app.pacing import start_paced
 
@@ -45,21 +49,55 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class Batch:
     """One fetch's records of a lane's topics (aiokafka ``ConsumerRecord``s, in offset
-    order per partition), and the consumer generation they were fetched in."""
+    order per partition), the consumer generation they were fetched in, and the lanes'
+    epoch then (``Consumer.drop_lanes``)."""
 
     records: list[Any]
     generation_id: int
+    epoch: int = 0
 
 
 #: topic -> the channel its records go to as batches; filled by ``lane`` at import time
 LANES: dict[str, ChannelT] = {}
 
 
+class _LaneQueue(ThrowableQueue):
+    """A lane's queue. Faust's flow control clears it when the flow resumes after a
+    rebalance, which can come after the seek to the committed offsets: a batch fetched
+    from there and cleared here would never be decided (the fetcher has moved past it),
+    so the consumer is told to read the lanes' partitions again."""
+
+    def __init__(self, *args: Any, on_drop: Callable[[int], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_drop = on_drop
+
+    def clear(self) -> None:
+        dropped = self.qsize()
+        super().clear()
+        if dropped:
+            self._on_drop(dropped)
+
+
+class LaneChannel(Channel):
+    """A channel whose queues (its own and its agent's clone's) are ``_LaneQueue``s."""
+
+    @property
+    def queue(self) -> ThrowableQueue:
+        if self._queue is None:
+            self._queue = _LaneQueue(
+                maxsize=self.maxsize,
+                flow_control=self.app.flow_control,
+                clear_on_resume=True,
+                on_drop=lambda n: self.app.consumer.lane_batches_dropped(n),
+            )
+        return self._queue
+
+
 def lane(app: AppT, source: TopicT, maxsize: int = 1) -> ChannelT:
     """A channel that receives the records of ``source``'s topics a fetch at a time, for
     an agent to iterate with ``fetches``. The topics stay subscribed as any agent's."""
     app.topics.add(source)
-    channel = app.channel(maxsize=maxsize)
+    channel = LaneChannel(app, maxsize=maxsize)
     for topic in source.topics:
         LANES[topic] = channel
     return channel
@@ -71,7 +109,10 @@ async def fetches(stream: StreamT[Batch]) -> AsyncIterator[list[Any]]:
     before a rebalance is skipped: Faust seeks back to the committed offsets after it."""
     app = stream.app
     async for fetched in stream:
-        if fetched.generation_id != app.consumer_generation_id:
+        if (
+            fetched.generation_id != app.consumer_generation_id
+            or fetched.epoch != app.consumer.lane_epoch
+        ):
             continue
         yield fetched.records
         app.consumer.ack_batch(fetched)
@@ -84,6 +125,22 @@ def _being_cancelled() -> bool:
 
 
 class Consumer(driver.Consumer):
+    #: Bumped whenever fetched records were dropped before being decided. A partition's
+    #: records must be decided in offset order (the applied offsets are high-water marks:
+    #: a later batch decided first would make the dropped records look re-delivered), so
+    #: a batch of an older epoch is skipped too, and nothing is delivered to a lane until
+    #: the consumer has sought back to the committed offsets (``_reread``).
+    lane_epoch = 0
+    _reread = False
+
+    def drop_lanes(self, why: str) -> None:
+        log.info("%s: reading the partitions again from the committed offsets", why)
+        self.lane_epoch += 1
+        self._reread = True
+
+    def lane_batches_dropped(self, count: int) -> None:
+        self.drop_lanes(f"flow control cleared {count} fetched batch(es) from a lane")
+
     def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -205,12 +262,15 @@ class Consumer(driver.Consumer):
         read_offset = self._read_offset
         acks_enabled_for = self.app.topics.acks_enabled_for
         callback = self.callback
-        reread = False  # a batch was dropped: seek back to the committed offsets once possible
         try:
             while not (consumer_stopped() or fetcher_stopped()):
-                if reread and self.flow_active and not self.app.rebalancing and self.assignment():
-                    log.info("a fetched batch was dropped by flow control: reading again")
-                    reread = False
+                if (
+                    self._reread
+                    and self.flow_active
+                    and not self.app.rebalancing
+                    and self.assignment()
+                ):
+                    self._reread = False
                     await self.perform_seek()
                 try:
                     records, active = await self._wait_next_records(timeout=1.0)
@@ -224,7 +284,10 @@ class Consumer(driver.Consumer):
                 if not self.flow_active:  # as Faust: a rebalance began, read again later
                     await self.perform_seek()
                     continue
-                generation_id = self.app.consumer_generation_id
+                if self._reread:  # not sought back yet: these are read again after it
+                    await self.sleep(0.01)
+                    continue
+                generation_id, epoch = self.app.consumer_generation_id, self.lane_epoch
                 lanes: dict[ChannelT, list[Any]] = {}
                 for tp, fetched in records.items():
                     if active is not None and tp not in active:
@@ -248,12 +311,12 @@ class Consumer(driver.Consumer):
                     else:
                         for record in fresh:
                             if not await self._deliver(callback(self._to_message(tp, record))):
-                                reread = True
+                                self.drop_lanes("a fetched record was dropped by flow control")
                                 break
                     read_offset[tp] = fresh[-1].offset
                 for lane, batch in lanes.items():
-                    if not await self._deliver(lane.put(Batch(batch, generation_id))):
-                        reread = True
+                    if not await self._deliver(lane.put(Batch(batch, generation_id, epoch))):
+                        self.drop_lanes("a fetched batch was dropped by flow control")
                 if self._commit_every is not None and self._n_acked >= self._commit_every:
                     self._n_acked = 0
                     await self.commit()

@@ -222,16 +222,23 @@ class Deployment:
             for tp, end in self.end_offsets([topic]).items()
         )
 
+    def written_topics(self) -> list[str]:
+        """What the workers write: outputs, the re-keyed events and the changelogs."""
+        t, app_id = self.settings.topics, self.settings.app_id
+        outputs = [t.journal, t.rewards, t.cooldowns, t.dead_letters, t.leaderboard_scores]
+        changelogs = [
+            f"{app_id}-{n}-changelog" for n in ("player-state", "player-profiles", "leaderboards")
+        ]
+        return [*outputs, t.rekeyed, *changelogs]
+
     def wait_quiet(self, quiet: float = 2.0, timeout: float = 60.0) -> None:
         """Wait until nothing was written to the deployment's outputs and changelogs for
         ``quiet`` seconds (the workers are done, trailing leaderboard updates included)."""
-        t, app_id = self.settings.topics, self.settings.app_id
-        outputs = [t.journal, t.rewards, t.cooldowns, t.dead_letters, t.leaderboard_scores]
-        changelogs = [f"{app_id}-{n}-changelog" for n in ("player-state", "leaderboards")]
+        written = self.written_topics()
         last = {"total": -1, "since": time.monotonic()}
 
         def settled() -> bool:
-            total = sum(self.end_offsets([*outputs, *changelogs, t.rekeyed]).values())
+            total = sum(self.end_offsets(written).values())
             if total != last["total"]:
                 last.update(total=total, since=time.monotonic())
             return time.monotonic() - last["since"] >= quiet
