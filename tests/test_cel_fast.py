@@ -172,7 +172,11 @@ def test_every_expression_of_the_shipped_ruleset_is_compiled_but_the_method_call
         ('false && event.x == "y"', {"event": {}}, False),
         ('true || event.x == "y"', {"event": {}}, True),
         ('event.x == "y" || true', {"event": {}}, Defer),
-        ("state.level == true", {"state": {"level": 1}}, Defer),
+        ("state.level == true", {"state": {"level": 1}}, False),  # a bool is not an int
+        ('event.game_variant == "Lightning Roulette"', {"event": {"game_variant": None}}, False),
+        ("event.bet != null", {"event": {"bet": None}}, False),
+        ("event.bet == null", {"event": {"bet": {"stake_minor": 5}}}, False),
+        ("state.xp == state.ratio", {"state": {"xp": 1, "ratio": 1.0}}, Defer),  # 1 == 1.0
         ('profile.country in ["MT", "DE"]', {"profile": {"country": "MT"}}, True),
     ],
 )

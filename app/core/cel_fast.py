@@ -9,7 +9,8 @@ calls, macros, maps, ternaries, floats written out, escapes in strings) is not c
 and stays CEL's alone.
 
 A closure answers only where the answer is certain: values of the one simple type each
-operator is defined on here (str, int, bool; float for arithmetic), and present fields.
+operator is defined on here (str, int, bool; float for arithmetic; null and mixed simple
+types for ``==`` and ``!=``, as CEL's heterogeneous equality has them), present fields.
 A missing field, a null in a path, mixed types, a division by zero, an int64 overflow:
 it raises ``Defer`` and the caller evaluates the expression with CEL, so the result is
 always CEL's (tests/test_cel_fast.py compares the two on generated expressions).
@@ -79,16 +80,21 @@ def _int(value: int) -> int:
     return value
 
 
-def _same_simple(a: Any, b: Any) -> bool:
-    """Both str, both int, or both bool (``type`` is exact: a bool is not an int)."""
-    kind = type(a)
-    return kind is type(b) and (kind is str or kind is int or kind is bool)
+_SIMPLE = (str, int, bool)
 
 
 def _eq(a: Any, b: Any) -> bool:
-    if not _same_simple(a, b):
-        raise _DEFER
-    return a == b
+    """CEL's heterogeneous equality where it is plain: null equals only null, and values
+    of two different simple types (str, int, bool; a bool is not an int) are unequal.
+    Floats (``1 == 1.0`` is true), lists and maps are CEL's."""
+    if a is None or b is None:
+        return a is b
+    kind = type(a)
+    if kind is type(b) and kind in _SIMPLE:
+        return a == b
+    if kind in _SIMPLE and type(b) in _SIMPLE:
+        return False
+    raise _DEFER
 
 
 def _order(a: Any, b: Any) -> tuple[Any, Any]:
@@ -250,6 +256,8 @@ class _Parser:
             if text in ("true", "false"):
                 flag = text == "true"
                 return lambda v: flag
+            if text == "null":
+                return lambda v: None
             if text in _ROOTS and self.peek() != "(":
                 return lambda v: v[text]
             raise Unsupported(f"the name {text!r}")
