@@ -175,29 +175,40 @@ class _WriterCompiler(_Source):
             return [f"{i}w({table}[{var}])"]
         if kind == "array":
             item = self.name("x")
-            return [
-                f"{i}if type({var}) is not list and type({var}) is not tuple:",
-                f"{i}    raise _wrong({var}, 'array')",
-                f"{i}if {var}:",
-                f"{i}    w(zigzag(len({var})))",
-                f"{i}    for {item} in {var}:",
-                *self.value(schema["items"], item, i + "        "),
-                f"{i}w(b'\\x00')",
-            ]
+            return self.blocks(
+                var,
+                f"type({var}) is not list and type({var}) is not tuple",
+                f"for {item} in {var}:",
+                self.value(schema["items"], item, i + "        "),
+                i,
+            )
         if kind == "map":
             key, item = self.name("k"), self.name("x")
-            return [
-                f"{i}if type({var}) is not dict: raise _wrong({var}, 'map')",
-                f"{i}if {var}:",
-                f"{i}    w(zigzag(len({var})))",
-                f"{i}    for {key}, {item} in {var}.items():",
-                *self.value("string", key, i + "        "),
-                *self.value(schema["values"], item, i + "        "),
-                f"{i}w(b'\\x00')",
-            ]
+            return self.blocks(
+                var,
+                f"type({var}) is not dict",
+                f"for {key}, {item} in {var}.items():",
+                [
+                    *self.value("string", key, i + "        "),
+                    *self.value(schema["values"], item, i + "        "),
+                ],
+                i,
+            )
         if kind == "record" or kind == "error":
             return [f"{i}{self.record(schema)}({var}, w)"]
         raise UnsupportedSchema(f"no compiled writer for Avro type {kind!r}")
+
+    def blocks(self, var: str, wrong: str, loop: str, body: list[str], i: str) -> list[str]:
+        """An array or a map: one block of all its items, then the zero count that ends it
+        (``wrong``: the test that ``var`` is not of the Python type the schema maps to)."""
+        return [
+            f"{i}if {wrong}: raise _wrong({var}, 'array or map')",
+            f"{i}if {var}:",
+            f"{i}    w(zigzag(len({var})))",
+            f"{i}    {loop}",
+            *body,
+            f"{i}w(b'\\x00')",
+        ]
 
     def union(self, branches: list, var: str, indent: str) -> list[str]:
         others = [b for b in branches if b != "null"]

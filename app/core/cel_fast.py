@@ -184,14 +184,14 @@ class _Parser:
         node = self.conjunction()
         while self.peek() == "||":
             self.take()
-            node = _or(node, self.conjunction())
+            node = _junction(node, self.conjunction(), decisive=True)
         return node
 
     def conjunction(self) -> Fast:
         node = self.relation()
         while self.peek() == "&&":
             self.take()
-            node = _and(node, self.relation())
+            node = _junction(node, self.relation(), decisive=False)
         return node
 
     def relation(self) -> Fast:
@@ -295,27 +295,16 @@ def _scalar(node: Fast) -> Fast:
     return run
 
 
-def _or(left: Fast, right: Fast) -> Fast:
+def _junction(left: Fast, right: Fast, decisive: bool) -> Fast:
+    """``||`` (``decisive`` True) or ``&&`` (False): the left side alone decides when it
+    is the decisive value, even if the right would fail (CEL's commutative logic); the
+    left failing, or either side not a bool, is CEL's to answer."""
+
     def run(v: dict[str, Any]) -> Any:
         a = left(v)
-        if a is True:
-            return True
-        if a is not False:
-            raise _DEFER
-        b = right(v)
-        if type(b) is not bool:
-            raise _DEFER
-        return b
-
-    return run
-
-
-def _and(left: Fast, right: Fast) -> Fast:
-    def run(v: dict[str, Any]) -> Any:
-        a = left(v)
-        if a is False:
-            return False
-        if a is not True:
+        if a is decisive:
+            return decisive
+        if type(a) is not bool:
             raise _DEFER
         b = right(v)
         if type(b) is not bool:
