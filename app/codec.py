@@ -142,21 +142,11 @@ class RegistryClient:
 
 
 @functools.cache
-def compiled_writer(schema: SchemaInfo) -> Writer | None:
-    """The compiled encoder of a schema (``app.avro_compiled``), built once per process;
-    None where the schema needs fastavro's general writer."""
+def _compiled(build: Callable[[Any], Any], schema: SchemaInfo) -> Any:
+    """``build``'s compiled encoder or decoder of a schema (``app.avro_compiled``), once
+    per process; None where the schema needs fastavro's general writer or reader."""
     try:
-        return compile_writer(schema.parsed)
-    except UnsupportedSchema:
-        return None
-
-
-@functools.cache
-def compiled_reader(schema: SchemaInfo) -> CompiledReader | None:
-    """The compiled decoder of a schema read as itself, built once per process; None where
-    the schema needs fastavro's general reader."""
-    try:
-        return compile_reader(schema.parsed)
+        return build(schema.parsed)
     except UnsupportedSchema:
         return None
 
@@ -176,7 +166,9 @@ def _make_reader(resolution: Resolution, offset: int) -> Reader:
     reader = None if resolution.same else resolution.reader.parsed
     name = resolution.reader.full_name
     fingerprint = resolution.writer.fingerprint_hex
-    compiled = compiled_reader(resolution.writer) if resolution.same else None
+    compiled: CompiledReader | None = (
+        _compiled(compile_reader, resolution.writer) if resolution.same else None
+    )
 
     def read(data: bytes) -> dict:
         if compiled is not None:
@@ -240,7 +232,7 @@ class AvroCodec:
         self._readers: dict[bytes, Reader] = {}
         self._readers_by_id: dict[int, Reader] = {}
         self._header: bytes | None = None if self.registry else self.schema.header
-        self._write = compiled_writer(self.schema)
+        self._write: Writer | None = _compiled(compile_writer, self.schema)
 
     @property
     def name(self) -> str:

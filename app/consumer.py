@@ -106,7 +106,8 @@ def lane(app: AppT, source: TopicT, maxsize: int = 1) -> ChannelT:
 async def fetches(stream: StreamT[Batch]) -> AsyncIterator[list[Any]]:
     """The records of each batch on a lane, acknowledged once the loop body is done with
     them (an exception leaves them unacknowledged, to be read again). A batch fetched
-    before a rebalance is skipped: Faust seeks back to the committed offsets after it."""
+    before a rebalance, or before fetched records were dropped (an older lane epoch), is
+    skipped unacknowledged: the consumer seeks back to the committed offsets after it."""
     app = stream.app
     async for fetched in stream:
         if (

@@ -24,8 +24,8 @@ __all__ = ["app", "main"]
 
 #: Allocations between two young-generation collections (CPython's default: 700). A
 #: decision batch allocates hundreds of thousands of short-lived dicts and lists that
-#: reference counting frees anyway; collecting every 700 of them cost a sixth of a
-#: worker's time (scripts/bench.py), the collector walking the same live objects again.
+#: reference counting frees anyway; collecting every 700 of them, the collector walking
+#: the same live objects again, cost 16-18 % of a worker's events/s (scripts/bench.py).
 GC_THRESHOLD = 50_000
 # What the imports built (modules, schemas, codecs, compiled rules) lives as long as
 # the process: out of the collector's sight for good.

@@ -64,8 +64,8 @@ class _Compiled:
         self.fast = compile_fast(source)
 
     def evaluate(self, bound: Bound) -> Any:
-        """The expression's value: Python's where it is certain, else CEL's (its errors as
-        a ``cel.Type.ERROR`` value)."""
+        """The expression's value: Python's where it is certain, else CEL's (an error as
+        ``_ERROR_VALUE``, which no condition or amount accepts)."""
         if self.fast is not None:
             try:
                 return self.fast(bound.variables)

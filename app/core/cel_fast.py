@@ -11,7 +11,8 @@ and stays CEL's alone.
 A closure answers only where the answer is certain: values of the one simple type each
 operator is defined on here (str, int, bool; float for arithmetic; null and mixed simple
 types for ``==`` and ``!=``, as CEL's heterogeneous equality has them), present fields.
-A missing field, a null in a path, mixed types, a division by zero, an int64 overflow:
+A missing field, a null in a path, mixed types anywhere but ``==``/``!=``, a float
+compared with an int, a division by zero, an int64 overflow:
 it raises ``Defer`` and the caller evaluates the expression with CEL, so the result is
 always CEL's (tests/test_cel_fast.py compares the two on generated expressions).
 """
