@@ -21,7 +21,7 @@ help:
 	@echo "make run        run the workers (scripts/run.py)"
 	@echo "make test       run the tests against the broker"
 	@echo "make lint       ruff check"
-	@echo "make bench      Pitboss against its peers, latency, recovery (scripts/bench.py)"
+	@echo "make bench      Pitboss against its peers, latency, recovery (python -m scripts.bench)"
 	@echo "make stop       stop the local broker (data kept)"
 	@echo "make reset      stop the local broker, wipe its data and the workers' state"
 	@echo "make clean      stop the broker, remove $(VENV) and .state"
@@ -59,11 +59,11 @@ $(BENCH_STAMP): $(STAMP)
 	$(PIP) install --quiet -c constraints.txt -e '.[dev,bench]'
 	@touch $@
 
-# It runs on a private broker of its own (see scripts/bench.py), not on `make broker`'s:
+# It runs on a private broker of its own (see scripts/bench/__main__.py), not on `make broker`'s:
 # a million player states would make the shared broker's data file ~2 GB. BENCH_ARGS
 # passes options, e.g. BENCH_ARGS="--only bare,quix --events 20000".
 bench: $(BENCH_STAMP)
-	$(PY) scripts/bench.py $(BENCH_ARGS)
+	$(PY) -m scripts.bench $(BENCH_ARGS)
 
 stop:
 	@if [ -x $(PY) ]; then $(PY) scripts/broker.py stop; else echo "no $(VENV): nothing to stop"; fi

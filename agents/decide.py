@@ -1,6 +1,6 @@
 """The decide agent: table events and profile updates in; rewards, journal, dead letters out.
 
-The records arrive a fetch at a time through the consumer's lane (``app.consumer``), not
+The records arrive a fetch at a time through the consumer's lane (``app.streaming.consumer``), not
 one Faust event each. Per micro-batch: sort the records by player (ingest), read every
 player's state and profile once, run the core, publish the decisions and wait until the
 broker has them, and only then write each changed player's state once and acknowledge
@@ -22,16 +22,16 @@ import orjson
 from faust.types import StreamT
 
 from agents.rules import feed
-from app import decide_batch
-from app.codec import AvroCodec, SchemaRegistryError
-from app.consumer import fetches, lane
+from app.contract.codec import AvroCodec, SchemaRegistryError
 from app.core import Decisions, Engine
-from app.faust_app import app, settings
-from app.ingest import RECORD_TYPE_HEADER, Ingest, SortedBatch
-from app.leaderboard import encode_score
-from app.outbox import Outbox
+from app.leaderboards.board import encode_score
+from app.pipeline import decide as decide_batch
+from app.pipeline.ingest import RECORD_TYPE_HEADER, Ingest, SortedBatch
 from app.rules.live import LiveEngine
 from app.rules.policy import load_policies, runtime_view
+from app.streaming.consumer import fetches, lane
+from app.streaming.faust_app import app, settings
+from app.streaming.outbox import Outbox
 from tables.players import player_profiles, player_state
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ async def process(records: Sequence[Any]) -> None:
 #: Per partition, in the player-state table: {input topic: offset of the newest record of
 #: that topic's partition whose effects the tables hold}. It is written with the batch's
 #: states (after them on the same changelog partition, then in one RocksDB write batch;
-#: see ``tables.batch_table``: the local store is never ahead of its changelog), so a
+#: see ``app.streaming.batch_table``: the local store is never ahead of its changelog), so a
 #: record re-delivered after a crash, a SIGTERM cut short or a broker outage (offsets are
 #: committed only every few seconds) is recognised by its offset, however many events a
 #: player made since the last commit. The 32 event ids a player's state remembers cannot
@@ -169,7 +169,7 @@ def decide_partition(
     now_ms: int,
     out: Decisions,
 ) -> dict[bytes, bytes | None]:
-    """Erase, then run the core for each player of one partition (``app.decide_batch``,
+    """Erase, then run the core for each player of one partition (``app.pipeline.decide``,
     shared with the audit replay) against the tables; what to write (None: a tombstone)."""
     result = decide_batch.decide_partition(
         engine,

@@ -17,10 +17,10 @@ from typing import Any
 
 from faust.types import StreamT
 
-from app.consumer import fetches, lane
-from app.faust_app import app, settings
-from app.ingest import partition_for
-from app.leaderboard import BadScore, ScoreUpdate, apply, expired, parse_score
+from app.leaderboards.board import BadScore, ScoreUpdate, apply, expired, parse_score
+from app.pipeline.ingest import partition_for
+from app.streaming.consumer import fetches, lane
+from app.streaming.faust_app import app, settings
 from tables.leaderboards import leaderboards_table
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from app.faust_app import app, settings
-from app.pacing import start_paced
+from app.streaming.faust_app import app, settings
+from app.streaming.pacing import start_paced
 
 log = logging.getLogger(__name__)
 

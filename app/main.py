@@ -14,18 +14,18 @@ import agents.rules  # noqa: F401
 import app.archive.commands
 import app.archive.views
 import app.audit.commands
-import app.commands
-import app.lifecycle
+import app.operations.commands
+import app.operations.shutdown
+import app.operations.views
 import app.rules.commands
-import app.views
-from app.faust_app import app
+from app.streaming.faust_app import app
 
 __all__ = ["app", "main"]
 
 #: Allocations between two young-generation collections (CPython's default: 700). A
 #: decision batch allocates hundreds of thousands of short-lived dicts and lists that
 #: reference counting frees anyway; collecting every 700 of them, the collector walking
-#: the same live objects again, cost 16-18 % of a worker's events/s (scripts/bench.py).
+#: the same live objects again, cost 16-18 % of a worker's events/s (scripts/bench/).
 GC_THRESHOLD = 50_000
 # What the imports built (modules, schemas, codecs, compiled rules) lives as long as
 # the process: out of the collector's sight for good.

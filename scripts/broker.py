@@ -16,11 +16,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from app.localbroker import (
+from app.devtools.localbroker import (
     BrokerError,
     LocalBroker,
     reset_local,

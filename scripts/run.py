@@ -19,12 +19,10 @@ import signal
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from app.localbroker import LocalBroker
+from app.devtools.localbroker import LocalBroker
+from app.devtools.supervise import Child, spawn, spawn_worker
+from app.operations.tail import tail
 from app.settings import Settings
-from app.supervise import Child, spawn, spawn_worker
-from app.tail import tail
 
 log = logging.getLogger("pitboss.run")
 

@@ -24,13 +24,10 @@ import signal
 import sys
 import time
 from datetime import datetime
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from app.admin import AdminError
+from app.devtools.simulator.producer import ProduceStats, RunOptions, run
+from app.operations.admin import AdminError
 from app.settings import Settings
-from app.simulator.producer import ProduceStats, RunOptions, run
 
 log = logging.getLogger("pitboss.simulate")
 

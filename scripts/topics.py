@@ -16,19 +16,16 @@ import argparse
 import asyncio
 import logging
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from app.admin import (
+from app.operations.admin import (
     AdminError,
     TopicMismatchError,
     describe_topics,
     ensure_topics,
     list_topics,
 )
+from app.operations.topics import topic_specs
 from app.settings import Settings
-from app.topics import topic_specs
 
 log = logging.getLogger("pitboss.topics")
 

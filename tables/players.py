@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.faust_app import app, settings
-from tables.batch_table import batch_table
+from app.streaming.batch_table import batch_table
+from app.streaming.faust_app import app, settings
 
 player_state = batch_table(
     app,

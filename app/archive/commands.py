@@ -12,7 +12,7 @@ from faust.cli import option
 from app.archive import store
 from app.archive.follow import Follower
 from app.archive.migrate import migrate
-from app.faust_app import app, settings
+from app.streaming.faust_app import app, settings
 
 
 def _require_archive() -> None:

@@ -38,9 +38,9 @@ from app.archive.store import (
     location,
     write,
 )
-from app.codec import AvroCodec, DecodeError, SchemaRegistryError
-from app.pacing import start_paced
+from app.contract.codec import AvroCodec, DecodeError, SchemaRegistryError
 from app.settings import Settings
+from app.streaming.pacing import start_paced
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from faust.web import Request, Response, View
 
 from app.archive import store
 from app.archive.store import ArchiveUnavailable, Cursor, TimelineQuery
-from app.faust_app import app, settings
-from app.schemas import SCHEMA_DIR
+from app.contract.schemas import SCHEMA_DIR
+from app.streaming.faust_app import app, settings
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from faust.cli import option
 
 from app.audit.replay import Report, Window, tally_difference
 from app.audit.source import CheckpointMismatchError, Progress, ReplayOptions, run_replay
-from app.faust_app import app, settings
 from app.rules.commands import render_problems
 from app.rules.loader import RulesFileError
 from app.rules.policy import PolicyFileError
+from app.streaming.faust_app import app, settings
 
 
 def parse_time(text: str) -> int:

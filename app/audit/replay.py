@@ -6,7 +6,7 @@ where it can only approximate the worker:
 
 - **Records.** Per partition, ``player-profiles``, ``table-events`` and the re-keyed topic are
   merged by Kafka timestamp (each topic-partition in offset order), cut into chunks and run
-  through ``Ingest.sort`` and ``app.decide_batch.decide_partition``: the worker's code.
+  through ``Ingest.sort`` and ``app.pipeline.decide.decide_partition``: the worker's code.
 - **Profiles.** A chunk ends before a profile (or an erasure) that follows events, so a profile
   applies to the events stamped after it. The worker applies one to its whole micro-batch,
   events a few ms older included, and ``player-profiles`` is compacted (a replaced profile is
@@ -35,8 +35,8 @@ import orjson
 from app.core import Decisions, Engine
 from app.core.engine import group_by_player
 from app.core.rules import Ruleset
-from app.decide_batch import decide_partition
-from app.ingest import FORGET_TYPE, PROFILE_TYPE, RECORD_TYPE_HEADER, Ingest, SortedBatch
+from app.pipeline.decide import decide_partition
+from app.pipeline.ingest import FORGET_TYPE, PROFILE_TYPE, RECORD_TYPE_HEADER, Ingest, SortedBatch
 from app.rules import compile_document, default_ruleset
 from app.settings import TopicNames
 
@@ -57,7 +57,7 @@ Entry = dict[str, Any]
 
 @dataclass(slots=True)
 class Record:
-    """A Kafka record as ingest sees it (``app.ingest.Message``), and its place in the replay."""
+    """A Kafka record as ingest sees it (``app.pipeline.ingest.Message``), and its place."""
 
     topic: str
     partition: int

@@ -37,10 +37,10 @@ from app.audit.replay import (
     input_rank,
     revisions_from_history,
 )
-from app.codec import AvroCodec, DecodeError
+from app.contract.codec import AvroCodec, DecodeError
 from app.core import Engine
 from app.core.rules import Ruleset
-from app.ingest import MAX_AGE_MS, Ingest
+from app.pipeline.ingest import MAX_AGE_MS, Ingest
 from app.rules import compile_document
 from app.rules.loader import load_ruleset_file
 from app.rules.policy import load_policies, runtime_view

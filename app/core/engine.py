@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
-from app.core import records
+from app.core import outputs
 from app.core.cel import activation as bind
 from app.core.days import period_key, zone
 from app.core.ids import event_fingerprint, stable_id
@@ -154,7 +154,7 @@ class Engine:
             if occurred_at < state.last_event_at - lateness:
                 out.late += 1
                 late_by = state.last_event_at - occurred_at
-                out.journal.append(records.event_late(event, late_by, lateness, now_ms))
+                out.journal.append(outputs.event_late(event, late_by, lateness, now_ms))
                 continue
             if occurred_at > state.last_event_at:
                 state.last_event_at = occurred_at
@@ -206,7 +206,7 @@ class Engine:
             }
         )
         ctx.out.journal.append(
-            records.cooldown_started(
+            outputs.cooldown_started(
                 trip, cooldown_id, event, ends_at, protection.version, ctx.now_ms
             )
         )
@@ -223,7 +223,7 @@ class Engine:
             return False
         state.cooldown = None
         out.journal.append(
-            records.cooldown_ended(player_id, cd, self.ruleset.protection.version, now_ms)
+            outputs.cooldown_ended(player_id, cd, self.ruleset.protection.version, now_ms)
         )
         self.stamp(out.journal[-1:])
         out.cooldown_index[player_id] = None
@@ -267,10 +267,10 @@ class Engine:
     ) -> None:
         state, event = ctx.state, ctx.event
         amount, holds = self._guard(rule, ctx, grant)
-        reward_id = records.reward_id(rule.rule_id, rule.version, event_ids)
+        reward_id = outputs.reward_id(rule.rule_id, rule.version, event_ids)
         for hold in holds:
             ctx.out.journal.append(
-                records.reward_suppressed(
+                outputs.reward_suppressed(
                     rule, event, grant, hold, event_ids, reward_id, ctx.now_ms
                 )
             )
@@ -278,7 +278,7 @@ class Engine:
             return
         if amount != grant.amount:
             grant = replace(grant, amount=amount)
-        reward = records.reward(rule, event, grant, event_ids, ctx.now_ms)
+        reward = outputs.reward(rule, event, grant, event_ids, ctx.now_ms)
         details = {"kind": grant.kind, "amount": str(grant.amount)}
         reason = f"{rule.rule_id} v{rule.version} matched"
         if period is not None:
@@ -291,7 +291,7 @@ class Engine:
         if holds:
             details["held_back"] = str(sum(h.amount for h in holds))
         ctx.out.rewards.append(reward)
-        ctx.out.journal.append(records.reward_issued(rule, reward, reason, details))
+        ctx.out.journal.append(outputs.reward_issued(rule, reward, reason, details))
         if grant.kind == "XP":
             state.xp += grant.amount
             self._level_up(ctx, event_ids)
@@ -380,7 +380,7 @@ class Engine:
         reached = level_for(levels, state.xp)
         if reached > state.level:
             ctx.out.journal.append(
-                records.level_up(
+                outputs.level_up(
                     ctx.event,
                     event_ids,
                     state.level,
@@ -466,11 +466,11 @@ class Engine:
         mission.steps += 1
         mission.event_ids.append(ctx.event["event_id"])
         ctx.out.journal.append(
-            records.mission_step(rule, ctx.event, mission.steps, spec.steps, period, ctx.now_ms)
+            outputs.mission_step(rule, ctx.event, mission.steps, spec.steps, period, ctx.now_ms)
         )
         if mission.steps >= spec.steps:
             mission.completed = True
             ctx.out.journal.append(
-                records.mission_completed(rule, ctx.event, mission.event_ids, period, ctx.now_ms)
+                outputs.mission_completed(rule, ctx.event, mission.event_ids, period, ctx.now_ms)
             )
             self._maybe_fire(rule, ctx, scope, list(mission.event_ids), 0)

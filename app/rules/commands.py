@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 import click
 from faust.cli import argument, option
 
-from app.faust_app import app, settings
 from app.rules.loader import RuleProblem, RulesFileError, read_ruleset_file
 from app.rules.policy import PolicyFileError, load_policies
 from app.rules.publish import (
@@ -24,6 +23,7 @@ from app.rules.publish import (
     push,
 )
 from app.rules.versioning import RulesetDiff, diff_documents
+from app.streaming.faust_app import app, settings
 
 ACTIONS = ("validate", "diff", "push", "list")
 

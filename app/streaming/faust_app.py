@@ -1,0 +1,53 @@
+"""The Faust application object, configured from the environment.
+
+Agents, tables, views and commands register themselves on ``app`` from their own modules;
+``app.main`` imports them all, and ``faust -A app.main worker`` runs the result.
+"""
+
+from __future__ import annotations
+
+import faust
+from faust.types import TransportT
+
+from app.contract.codec import register_faust_codecs
+from app.settings import Settings
+from app.streaming import consumer
+
+settings = Settings.from_env()
+settings.data_dir.mkdir(parents=True, exist_ok=True)
+register_faust_codecs(settings.schema_registry_url or None)
+
+
+class App(faust.App):
+    """Faust's app on Pitboss's consumer (``app.streaming.consumer``)."""
+
+    def _new_transport(self) -> TransportT:
+        return consumer.Transport(self.conf.broker_consumer, self)
+
+
+app = App(
+    settings.app_id,
+    broker=settings.kafka_url,
+    store=settings.store_url,
+    datadir=str(settings.data_dir),
+    topic_partitions=settings.partitions,
+    topic_replication_factor=settings.replication_factor,
+    # Changelog topics are Faust's own; every other topic is created up front.
+    topic_allow_declare=True,
+    # A stable member id: a restarted worker takes its partitions straight back
+    # (static membership), which the local broker needs and Kubernetes wants.
+    consumer_group_instance_id=settings.worker_id,
+    # Join the group in about a second instead of Faust's default ~30 s.
+    broker_session_timeout=settings.session_timeout,
+    broker_heartbeat_interval=settings.heartbeat_interval,
+    # Stop promptly on SIGTERM: unacked events are simply re-delivered, and the
+    # deterministic ids make their decisions identical.
+    stream_wait_empty=False,
+    # A fetch is a decide batch (app.streaming.consumer's lane): bound it.
+    broker_max_poll_records=settings.batch_max,
+    # app.streaming.outbox fills record batches itself: let one carry a micro-batch's outputs.
+    producer_max_batch_size=512 * 1024,
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    autodiscover=False,
+)

@@ -1,0 +1,301 @@
+#!/usr/bin/env python
+"""Benchmark Pitboss against its peers in one run, on one broker, on the same events.
+
+    python scripts/bench/                         # everything (make bench)
+    python scripts/bench/ --events 20000 --recovery-players 100000 --latency-seconds 10
+    python scripts/bench/ --only bare,quix,pitboss-streak
+
+Phases (``--only`` takes their names), one after another, each in a stage of its own
+(topic prefix, group/app id and state dir, its topics deleted when it ends):
+
+  bare             (1) a bare aiokafka getmany loop with a dict as state: the ceiling
+  faust            (2) a stock Faust agent writing a RocksDB table per event
+  quix             (3) a Quix Streams app with RocksDB state
+  pitboss-streak   (4) a Pitboss worker running only the loss-streak-5 rule
+  pitboss-default  (5) a Pitboss worker running the shipped ruleset (caps, cool-downs...)
+  latency          the simulator at a steady rate; produce-to-decision p50, p99, max
+  recovery         a fresh worker rebuilding N players' state from the changelog
+
+(1)-(5) decide the same pre-loaded Avro events, and each reports the loss-streak offers it
+made (Pitboss: issued plus held back by its protection), so a baseline doing other work
+shows. Throughput is events over the seconds from the first event consumed to the last
+(Pitboss: its first decided micro-batch to its last). The run prints a table and writes
+it as JSON (machine, settings, every detail) so that runs can be compared.
+
+The run uses a broker of its own (noida-db on a free port, deleted afterwards) unless
+``--broker-url`` or ``PITBOSS_BROKER_URL`` names one: the local broker keeps all its data
+in one JSON file that it rewrites continuously, and a million player states make that file
+~2 GB, which would slow every test sharing the broker (and their traffic would skew ours).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import orjson
+
+from app.devtools.localbroker import LocalBroker, free_port
+from app.rules import DEFAULT_RULESET_PATH
+from app.settings import PROJECT_ROOT
+from scripts.bench import baselines, pitboss
+from scripts.bench.baselines import PhaseResult
+from scripts.bench.common import Stage, Workload, machine, make_workload
+
+THROUGHPUT = {
+    "bare": "(1) bare aiokafka loop + dict",
+    "faust": "(2) stock Faust agent + table",
+    "quix": "(3) Quix Streams, RocksDB state",
+    "pitboss-streak": "(4) Pitboss, loss-streak-5 only",
+    "pitboss-default": "(5) Pitboss, default ruleset",
+}
+PHASES = (*THROUGHPUT, "latency", "recovery")
+#: sized so that ``make bench`` stays under ten minutes on a busy 2-core machine
+DEFAULT_EVENTS = 100_000
+
+
+async def throughput_phase(
+    name: str, stage: Stage, workload: Workload, timeout: float
+) -> PhaseResult:
+    label = THROUGHPUT[name]
+    if name == "bare":
+        return await baselines.bare(stage, workload, timeout)
+    if name in ("faust", "quix"):
+        command = baselines.faust_command() if name == "faust" else baselines.quix_command()
+        return await baselines.framework(
+            stage, workload, phase=name, label=label, command=command, timeout=timeout
+        )
+    ruleset = (
+        pitboss.streak_only_ruleset(stage.root / "loss-streak-only.yaml")
+        if name == "pitboss-streak"
+        else DEFAULT_RULESET_PATH
+    )
+    return await pitboss.throughput(
+        stage, workload, phase=name, label=label, ruleset=ruleset, timeout=timeout
+    )
+
+
+async def run_phases(args: argparse.Namespace, run_dir: Path, broker_url: str) -> dict:
+    wanted = [p for p in PHASES if p in args.only]
+    workload = None
+    if set(wanted) - {"latency"}:
+        print(f"making {args.events:,} simulator events ...", flush=True)
+        workload = make_workload(args.events, args.players, args.tables, args.seed)
+    report: dict = {"throughput": [], "latency": None, "recovery": None, "errors": {}}
+    if workload is not None:
+        report["workload"] = {
+            "events": len(workload.events),
+            "players": workload.players,
+            "tables": workload.tables,
+            "seed": workload.seed,
+            "profiles": len(workload.profiles),
+            "expected_offers": workload.expected_offers,
+            "avg_event_bytes": round(sum(len(v) for _k, v in workload.events) / args.events, 1),
+            "seconds_to_make": round(workload.seconds_to_make, 1),
+        }
+    for name in wanted:
+        stage = Stage.create(name, run_dir, broker_url, args.partitions)
+        print(f"-- {name} (stage {stage.tag}, logs in {stage.root}) ...", flush=True)
+        started = time.monotonic()
+        try:
+            if name in THROUGHPUT:
+                assert workload is not None
+                timeout = 120 + args.events / 500
+                result = await throughput_phase(name, stage, workload, timeout)
+                report["throughput"].append(result)
+                print(f"   {result.rate:,.0f} events/s, {result.offers} offers", flush=True)
+            elif name == "latency":
+                lat = report["latency"] = await pitboss.latency(
+                    stage,
+                    rate=args.latency_rate,
+                    seconds=args.latency_seconds,
+                    warmup=args.latency_warmup,
+                    players=args.players,
+                    tables=args.tables,
+                    seed=args.seed,
+                )
+                print(f"   p50 {lat['latency_ms']['p50']:,.0f} ms", flush=True)
+            else:
+                assert workload is not None
+                rec = report["recovery"] = await pitboss.recovery(
+                    stage, workload, args.recovery_players, timeout=600
+                )
+                print(f"   Ready after {rec['start_to_ready_s']:.1f} s", flush=True)
+        except Exception as exc:  # one phase failing must not lose the others' numbers
+            report["errors"][name] = f"{type(exc).__name__}: {exc}"
+            print(f"   FAILED: {report['errors'][name]}", flush=True)
+        finally:
+            try:
+                await stage.cleanup()
+            except Exception as exc:
+                print(f"   could not delete the stage's topics: {exc}", flush=True)
+        print(f"   ({time.monotonic() - started:.0f} s)", flush=True)
+    return report
+
+
+def throughput_rows(results: list[PhaseResult], expected_offers: int | None) -> list[dict]:
+    """Each phase with its rate, its ratios to Quix (3) and to the bare loop (1), and
+    whether it made the offers the loss-streak work calls for (a wrong phase shows)."""
+    rates = {r.phase: r.rate for r in results}
+    rows = []
+    for r in results:
+        row = {k: v for k, v in asdict(r).items() if k != "detail"}
+        row["events_per_s"] = round(r.rate)
+        row["seconds"] = round(r.seconds, 2)
+        for ref, key in (("quix", "ratio_to_quix"), ("bare", "ratio_to_bare")):
+            row[key] = round(r.rate / rates[ref], 3) if rates.get(ref) else None
+        row["offers_as_expected"] = r.offers == expected_offers if r.offers is not None else None
+        row["detail"] = r.detail
+        rows.append(row)
+    return rows
+
+
+def render(doc: dict) -> str:
+    m, s = doc["machine"], doc["settings"]
+    lines = [
+        f"Pitboss benchmark, {m['date']}: {m['cpus']} CPUs ({m['cpu_model']}), "
+        f"Python {m['python']}, load {m['load_average_at_start'][0]} at start",
+        f"broker {doc['broker']}; {s['partitions']} partitions; run took {doc['seconds']:.0f} s",
+    ]
+    if w := doc.get("workload"):
+        lines.append(
+            f"{w['events']:,} simulator events ({w['avg_event_bytes']:.0f} B Avro each) of "
+            f"{w['players']:,} players at {w['tables']} tables; loss-streak-5 makes "
+            f"{w['expected_offers']:,} offers on them"
+        )
+    if rows := doc["throughput"]:
+        lines.append("")
+        lines.append(
+            f"{'phase':<34} {'events':>9} {'seconds':>8} {'events/s':>9} "
+            f"{'vs Quix':>8} {'vs bare':>8} {'offers':>7} {'batch':>6}"
+        )
+
+        def ratio(x: float | None) -> str:
+            return f"{x:.2f}x" if x is not None else "-"
+
+        for r in rows:
+            offers = f"{r['offers']:,}" if r["offers"] is not None else "-"
+            offers += "" if r["offers_as_expected"] is not False else " (WRONG)"
+            batch = r["detail"].get("mean_batch", "-")
+            lines.append(
+                f"{r['label']:<34} {r['events']:>9,} {r['seconds']:>8.1f} "
+                f"{r['events_per_s']:>9,} {ratio(r['ratio_to_quix']):>8} "
+                f"{ratio(r['ratio_to_bare']):>8} {offers:>7} {batch:>6}"
+            )
+        lines.append(
+            "offers: loss-streak-5's offers; Pitboss's count those issued and those its "
+            "protection held back (cool-down, consent, jurisdiction)\n"
+            "batch: Pitboss's mean events per decided micro-batch (PITBOSS_BATCH_MAX at most)"
+        )
+    if lat := doc["latency"]:
+        ms = lat["latency_ms"]
+        lines += [
+            "",
+            f"latency   default ruleset, {lat['rate_asked']:,.0f} events/s asked "
+            f"({lat['rate_sent']:,} sent) for {lat['seconds']:g} s after a "
+            f"{lat['warmup_s']:g} s warm-up: p50 {ms['p50']:,.0f} ms, "
+            f"p99 {ms['p99']:,.0f} ms, max {ms['max']:,.0f} ms over "
+            f"{lat['decisions_timed']:,} decisions (event produced -> decision readable); "
+            f"mean batch {lat['mean_batch']}",
+        ]
+        if lat["undecided_after_drain"]:
+            lines.append(
+                f"          the worker fell behind: {lat['behind_at_stop']:,} events undecided "
+                f"when the simulator stopped, {lat['undecided_after_drain']:,} still "
+                f"{pitboss.DRAIN_LIMIT_S:.0f} s later (never timed, so the figures flatter it)"
+            )
+    if rec := doc["recovery"]:
+        restore = f"{rec['restore_s']:.1f} s" if rec["restore_s"] is not None else "unknown"
+        lines += [
+            "",
+            f"recovery  {rec['players']:,} players: a fresh worker Ready after "
+            f"{rec['start_to_ready_s']:.1f} s (Faust's restore {restore}); RocksDB "
+            f"{rec['rocksdb_player_state_mb']:,.0f} MB = {rec['rocksdb_bytes_per_player']:.0f} "
+            f"B/player on disk; state {rec['state_bytes_per_player']:.0f} B/player",
+        ]
+    for name, error in doc["errors"].items():
+        lines.append(f"FAILED {name}: {error.splitlines()[0]}")
+    return "\n".join(lines)
+
+
+def broker_for(args: argparse.Namespace, run_dir: Path) -> tuple[str, LocalBroker | None]:
+    """The broker to run on, and the private one started for the run, if any."""
+    url = args.broker_url or os.environ.get("PITBOSS_BROKER_URL", "").strip()
+    if url:
+        return url, None
+    broker = LocalBroker(port=free_port(), data_dir=run_dir / "broker")
+    print(broker.start(), flush=True)
+    return f"kafka://{broker.address}", broker
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="events to pre-load")
+    parser.add_argument("--players", type=int, default=5000)
+    parser.add_argument("--tables", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument(
+        "--only",
+        default=",".join(PHASES),
+        help=f"comma-separated phases (default: all): {','.join(PHASES)}",
+    )
+    parser.add_argument("--json", type=Path, help="default: .state/bench/bench-<date>.json")
+    parser.add_argument("--latency-rate", type=float, default=5000.0, help="events per second")
+    parser.add_argument("--latency-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--latency-warmup", type=float, default=5.0, help="seconds run before timing starts"
+    )
+    parser.add_argument("--recovery-players", type=int, default=1_000_000)
+    parser.add_argument("--broker-url", help="default: PITBOSS_BROKER_URL, else a private one")
+    parser.add_argument("--keep", action="store_true", help="keep the private broker's data")
+    args = parser.parse_args(argv)
+    args.only = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = set(args.only) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phase(s) {', '.join(sorted(unknown))}; pick from {PHASES}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = PROJECT_ROOT / ".state" / "bench" / stamp
+    run_dir.mkdir(parents=True, exist_ok=True)
+    json_path = args.json or PROJECT_ROOT / ".state" / "bench" / f"bench-{stamp}.json"
+    started = time.monotonic()
+    doc: dict = {"machine": machine()}
+    url, own_broker = broker_for(args, run_dir)
+    try:
+        report = asyncio.run(run_phases(args, run_dir, url))
+    finally:
+        if own_broker is not None:
+            own_broker.stop()
+            if not args.keep:
+                shutil.rmtree(own_broker.data_dir, ignore_errors=True)
+    doc.update(
+        settings={k: v for k, v in vars(args).items() if k != "json"} | {"json": str(json_path)},
+        broker=url if own_broker is None else f"private noida-db at {own_broker.address}",
+        seconds=round(time.monotonic() - started, 1),
+        logs=str(run_dir),
+        **report,
+    )
+    expected = report.get("workload", {}).get("expected_offers")
+    doc["throughput"] = throughput_rows(report["throughput"], expected)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    print("\n" + render(doc))
+    print(f"\nJSON: {json_path}")
+    return 1 if doc["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Audit replay speed on simulated play, in events per second (no Kafka: the pure replay).
+
+    python scripts/bench/replay.py --events 20000 --players 500
+
+Three numbers: the worker's decision path alone in micro-batches (the journal to compare
+with), the replay (the same path plus choosing revisions, placing and comparing every
+decision), and the replay with a what-if candidate (every event decided twice). Reading the
+topics is not included: ``pitboss replay`` prints its end-to-end records/s when it ends.
+Rates are per second of this process's CPU time, so a busy machine does not skew them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from app.audit.replay import Revision, RevisionBook, Window, replay_records
+from app.devtools.simulator import generate_events, make_players, player_profiles
+from app.pipeline.ingest import Ingest
+from app.rules import compile_document, default_document
+from tests.unit.audit.test_replay import (  # the test's worker-shaped loop: one definition
+    PARTITIONS,
+    START,
+    TOPICS,
+    doubled_natural_xp,
+    make_engine,
+    published,
+    records_of,
+    work,
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--players", type=int, default=500)
+    parser.add_argument("--tables", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    players = make_players(args.players, seed=args.seed)
+    events = generate_events(
+        args.events, seed=args.seed, start_ms=START, players=args.players, tables=args.tables
+    )
+    records = records_of(events, player_profiles(players, seed=args.seed, updated_at_ms=START))
+    first = published(default_document(), None, 0)
+    book = RevisionBook([Revision(1, 0, first)], make_engine)
+    candidate = make_engine(compile_document(published(doubled_natural_xp(), first, 1)))
+
+    started = time.process_time()
+    journal = work(records, lambda _t: book.engine(1), batch=500)
+    worker_s = time.process_time() - started
+    entries = sum(len(c) for c in journal.values())
+
+    results = {}
+    for name, what_if in (("replay", None), ("replay + what-if", candidate)):
+        started = time.process_time()
+        report = replay_records(
+            Ingest(TOPICS, PARTITIONS), book, Window(), records, journal, what_if
+        )
+        results[name] = (time.process_time() - started, report)
+        assert report.mismatch_total == 0, report.mismatches[:3]
+
+    played = results["replay"][1].events
+    print(
+        f"{len(records):,} records ({played:,} player events, {args.players:,} players, "
+        f"{PARTITIONS} partitions), {entries:,} journal entries"
+    )
+    print(f"  {'worker path (journal)':<22} {played / worker_s:>9,.0f} events/s")
+    for name, (seconds, report) in results.items():
+        print(
+            f"  {name:<22} {played / seconds:>9,.0f} events/s  "
+            f"({report.matches:,} matches, {report.mismatch_total} mismatches, {seconds:.2f} s CPU)"
+        )
+
+
+if __name__ == "__main__":
+    main()
