@@ -12,15 +12,17 @@ STAMP := $(VENV)/.installed
 LOCAL_BROKER_PKG ?= noida-db
 
 .DEFAULT_GOAL := help
-.PHONY: help install broker topics run test lint bench reset stop clean constraints
+.PHONY: help install broker topics run test test-fast lint bench reset stop clean constraints
 
 help:
 	@echo "make install    create $(VENV) and install pitboss with dev tools (pinned)"
 	@echo "make broker     start the local Kafka broker (skipped if PITBOSS_BROKER_URL is set)"
 	@echo "make topics     create every topic with its partitions and configs"
-	@echo "make run        run the workers (scripts/run.py)"
-	@echo "make test       run the tests against the broker"
-	@echo "make lint       ruff check"
+	@echo "make run        a worker, the simulator and the rewards on screen (scripts/run.py);"
+	@echo "                starts the local broker if none answers, and stops only that one"
+	@echo "make test       every test (unit and end-to-end against the broker); what CI runs"
+	@echo "make test-fast  the unit tests only: no broker, fewer hypothesis examples"
+	@echo "make lint       ruff check, ruff format --check and the dead-code check (vulture)"
 	@echo "make bench      Pitboss against its peers, latency, recovery (python -m scripts.bench)"
 	@echo "make stop       stop the local broker (data kept)"
 	@echo "make reset      stop the local broker, wipe its data and the workers' state"
@@ -42,16 +44,24 @@ broker: install
 	$(PY) scripts/broker.py start
 
 topics: broker
-	$(PY) scripts/topics.py create
+	$(VENV)/bin/pitboss topics create
 
-run: topics
+# run.py starts the broker itself (if none answers) and creates missing topics, so that on
+# Ctrl-C it stops the broker only if it started it.
+run: install
 	$(PY) scripts/run.py
 
+# The hypothesis profiles are tests/support/hypothesis_profiles.py's.
 test: topics
-	$(VENV)/bin/pytest
+	PITBOSS_HYPOTHESIS_PROFILE=full $(VENV)/bin/pytest
+
+test-fast: install
+	PITBOSS_HYPOTHESIS_PROFILE=fast $(VENV)/bin/pytest tests/unit -q
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/vulture
 
 # The benchmark's peers (Quix Streams) come from the `bench` extra, installed on first use.
 BENCH_STAMP := $(VENV)/.installed-bench

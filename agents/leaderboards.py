@@ -17,7 +17,7 @@ from typing import Any
 
 from faust.types import StreamT
 
-from app.leaderboards.board import BadScore, ScoreUpdate, apply, expired, parse_score
+from app.leaderboards.board import BadScore, ScoreUpdate, changed_boards, expired, parse_score
 from app.pipeline.ingest import partition_for
 from app.streaming.consumer import fetches, lane
 from app.streaming.faust_app import app, settings
@@ -60,13 +60,7 @@ async def leaderboards(stream: StreamT) -> None:
 async def process(records: Sequence[Any]) -> None:
     grouped = group(records)
     for partition, boards in grouped.items():
-        stored = leaderboards_table.get_many(partition, boards)
-        changed = {}
-        for key, updates in boards.items():
-            old = stored.get(key)
-            new = apply(old, updates)
-            if new != old:  # an update that makes no difference costs no changelog record
-                changed[key] = new
+        changed = changed_boards(leaderboards_table.get_many(partition, boards), boards)
         if changed:
             await leaderboards_table.put_many(partition, changed)
         leaderboard_totals.boards_written += len(changed)

@@ -51,7 +51,7 @@ async def follow_rules() -> None:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    await start_paced(consumer)
+    await start_paced(consumer, pace=settings.pace_empty_fetches)
     try:
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)

@@ -11,9 +11,11 @@ import gc
 import agents.decide
 import agents.leaderboards
 import agents.rules  # noqa: F401
+import app.archive.access_log_view
 import app.archive.commands
 import app.archive.views
 import app.audit.commands
+import app.operations.api_views
 import app.operations.commands
 import app.operations.shutdown
 import app.operations.views

@@ -1,7 +1,7 @@
 """Settings read from the environment, each with a documented default.
 
 One frozen object serves the worker, the commands, the scripts and the tests, so a
-setting means the same thing everywhere. The README's settings table is this module.
+setting means the same thing everywhere. docs/operations.md's settings table is this module.
 """
 
 from __future__ import annotations
@@ -32,6 +32,17 @@ def _env_int(env: Environ, name: str, default: int) -> int:
         raise ValueError(f"setting {name} must be a whole number, got {raw!r}") from exc
 
 
+def _env_bool(env: Environ, name: str, default: bool) -> bool:
+    raw = _env(env, name, "").lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"setting {name} must be true or false (1/0, yes/no, on/off), got {raw!r}")
+
+
 def _env_float(env: Environ, name: str, default: float) -> float:
     raw = _env(env, name, str(default))
     try:
@@ -55,6 +66,8 @@ class TopicNames:
     dead_letters: str
     rekeyed: str
     leaderboard_scores: str
+    #: every web access decision (app/security/middleware.py), kept for ever
+    access_log: str
 
     @classmethod
     def from_env(cls, env: Environ) -> TopicNames:
@@ -70,6 +83,7 @@ class TopicNames:
             "dead_letters": "dead-letters",
             "rekeyed": "pitboss-rekeyed-events",
             "leaderboard_scores": "pitboss-leaderboard-scores",
+            "access_log": "access-log",
         }
         return cls(
             **{
@@ -102,6 +116,10 @@ class Settings:
     session_timeout: float
     heartbeat_interval: float
     batch_max: int
+    #: Pause consumers briefly after an empty fetch the broker answered at once (the local
+    #: broker does; Kafka holds it): on by default with the local broker only
+    #: (``app/streaming/pacing.py``).
+    pace_empty_fetches: bool
     shutdown_timeout: float
     #: boards of a day or week are deleted this many days after their period ended ...
     leaderboard_retention_days: int
@@ -123,8 +141,9 @@ class Settings:
         state_dir = Path(_env(env, "PITBOSS_STATE_DIR", str(PROJECT_ROOT / ".state"))).resolve()
         web_port = _env_int(env, "PITBOSS_WEB_PORT", 6066)
         worker_id = _env(env, "PITBOSS_WORKER_ID", f"{socket.gethostname()}-{web_port}")
+        broker_url = _env(env, "PITBOSS_BROKER_URL", "")
         return cls(
-            broker_url=_env(env, "PITBOSS_BROKER_URL", ""),
+            broker_url=broker_url,
             local_broker_port=_env_int(env, "PITBOSS_LOCAL_BROKER_PORT", 19092),
             state_dir=state_dir,
             app_id=_env(env, "PITBOSS_APP_ID", "pitboss"),
@@ -142,6 +161,7 @@ class Settings:
             session_timeout=_env_float(env, "PITBOSS_SESSION_TIMEOUT", 6.0),
             heartbeat_interval=_env_float(env, "PITBOSS_HEARTBEAT_INTERVAL", 2.0),
             batch_max=_env_int(env, "PITBOSS_BATCH_MAX", 2000),
+            pace_empty_fetches=_env_bool(env, "PITBOSS_PACE_EMPTY_FETCHES", not broker_url),
             shutdown_timeout=_env_float(env, "PITBOSS_SHUTDOWN_TIMEOUT", 20.0),
             leaderboard_retention_days=_env_int(env, "PITBOSS_LEADERBOARD_RETENTION_DAYS", 35),
             leaderboard_sweep_interval=_env_float(env, "PITBOSS_LEADERBOARD_SWEEP_SECONDS", 3600),

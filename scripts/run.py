@@ -2,16 +2,21 @@
 """``make run``: a worker, the timeline archive, the studio simulator and the rewards on
 screen, until Ctrl-C.
 
-The broker and the topics are already up (``make broker topics``). Worker and simulator
-logs go to ``.state/logs``; this terminal shows each reward and cool-down as it arrives.
-Ctrl-C stops the simulator, then the worker (within its shutdown bound), then the local
-broker (its data is kept; ``make reset`` wipes it).
+Starts the local broker if none answers, and creates the topics that are missing. Worker
+and simulator logs go to ``.state/logs``; this terminal shows each reward and cool-down as
+it arrives. Ctrl-C stops the simulator, then the worker (within its shutdown bound), then
+the local broker only if this run started it (its data is kept; ``make reset`` wipes it): a
+broker that was already running may serve another terminal's ``make test``.
 
     PITBOSS_RUN_RATE=1000 make run      # events per second from the simulator (default 200)
+
+The views need a token: without an identity provider (PITBOSS_AUTH_ISSUER) the run uses the
+development identity in ``.state/dev-identity`` and says how to mint a token from it.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -19,26 +24,47 @@ import signal
 import sys
 from pathlib import Path
 
-from app.devtools.localbroker import LocalBroker
+from app.devtools.localbroker import LocalBroker, start_unless_answering
 from app.devtools.supervise import Child, spawn, spawn_worker
+from app.operations.admin import ensure_topics
 from app.operations.tail import tail
+from app.security.dev_identity import ensure_dev_identity
+from app.security.https import advertised_url
+from app.security.settings import WebSettings
 from app.settings import Settings
 
 log = logging.getLogger("pitboss.run")
 
 
+def with_identity(env: dict[str, str], settings: Settings) -> dict[str, str]:
+    """``env`` with the development identity, unless an identity provider or another
+    development identity is configured (authentication is never off, docs/security.md)."""
+    if env.get("PITBOSS_AUTH_ISSUER") or env.get("PITBOSS_DEV_IDENTITY"):
+        return env
+    return {**env, "PITBOSS_DEV_IDENTITY": str(settings.state_dir / "dev-identity")}
+
+
 def start(settings: Settings, logs: Path, children: list[Child]) -> None:
     """Start the worker, wait until it is ready, then the simulator; both join ``children``."""
-    env = dict(os.environ)
+    env = with_identity(dict(os.environ), settings)
     worker = spawn_worker(env, settings.worker_id, logs)
     children.insert(0, worker)
     log.info("starting worker %s (log: %s)", settings.worker_id, worker.log_path)
     worker.wait_ready()
+    views = advertised_url(WebSettings.from_env(env), settings.web_host, settings.web_port)
     log.info(
-        "worker ready; its views: http://%s:%d/pitboss/stats/",
-        settings.web_host,
-        settings.web_port,
+        "worker ready; its views: %s/pitboss/stats/ (all: %s/pitboss/openapi.json)", views, views
     )
+    if env.get("PITBOSS_DEV_IDENTITY"):
+        identity = ensure_dev_identity(env["PITBOSS_DEV_IDENTITY"])
+        log.info(
+            "the views need a token; from the development identity: TOKEN=$(python -m "
+            "app.security mint-token --dir %s --sub $USER --role support) and "
+            'curl -H "Authorization: Bearer $TOKEN" %s/pitboss/players/<player id>/ '
+            "(roles: support, crm_manager, rg_officer, analyst, auditor, admin)",
+            identity.directory,
+            views,
+        )
     if settings.archive_url:
         archive = spawn(
             "archive",
@@ -49,10 +75,9 @@ def start(settings: Settings, logs: Path, children: list[Child]) -> None:
         children.insert(0, archive)
         log.info(
             "timeline archive copying the journal to PostgreSQL (log: %s); a player's history: "
-            "http://%s:%d/pitboss/timeline/<player id>/",
+            "%s/pitboss/timeline/<player id>/",
             archive.log_path,
-            settings.web_host,
-            settings.web_port,
+            views,
         )
     rate = env.get("PITBOSS_RUN_RATE", "200")
     simulator = spawn(
@@ -65,33 +90,41 @@ def start(settings: Settings, logs: Path, children: list[Child]) -> None:
     log.info("studio simulator producing %s events/s (log: %s)", rate, simulator.log_path)
 
 
-def stop(children: list[Child], settings: Settings) -> None:
+def stop(children: list[Child], settings: Settings, broker: LocalBroker | None) -> None:
+    """Stop the children, then the broker if this run started it."""
     for child in children:
         if child.alive():
             took = child.stop(signal.SIGTERM, timeout=settings.shutdown_timeout + 10)
             log.info("%s stopped in %.1f s", child.name, took)
-    if settings.uses_local_broker:
-        log.info(LocalBroker.from_settings(settings).stop())
+    if broker is not None:
+        log.info(broker.stop())
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     settings = Settings.from_env()
     logs = settings.state_dir / "logs"
     children: list[Child] = []
+    broker: LocalBroker | None = None
     try:
+        broker = start_unless_answering(settings)
+        asyncio.run(ensure_topics(settings))
         start(settings, logs, children)
         log.info("rewards and cool-downs appear below as they are issued; Ctrl-C stops")
         asyncio.run(tail(settings))
     except KeyboardInterrupt:
         pass
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # BrokerError, AdminError, a worker that did not start
         log.error("%s", exc)
         return 1
     finally:
         log.info("stopping")
-        stop(children, settings)
+        stop(children, settings, broker)
     return 0
 
 

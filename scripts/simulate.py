@@ -23,8 +23,8 @@ import logging
 import signal
 import sys
 import time
-from datetime import datetime
 
+from app.core.times import time_ms
 from app.devtools.simulator.producer import ProduceStats, RunOptions, run
 from app.operations.admin import AdminError
 from app.settings import Settings
@@ -33,16 +33,11 @@ log = logging.getLogger("pitboss.simulate")
 
 
 def _epoch_ms(text: str) -> int:
-    """ISO-8601 instant (``2026-11-22T18:00:00Z``) or epoch milliseconds."""
-    if text.isdigit():
-        return int(text)
+    """ISO-8601 instant with a zone (``2026-11-22T18:00:00Z``) or epoch milliseconds."""
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return time_ms(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO instant or epoch ms: {text!r}") from exc
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"give a time zone, e.g. {text}Z")
-    return int(moment.timestamp() * 1000)
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _positive(text: str) -> int:

@@ -1,4 +1,5 @@
-"""The archive follower: the journal, rewards and cool-downs into PostgreSQL, in batches.
+"""The archive follower: the journal, rewards, cool-downs and the access log into PostgreSQL,
+in batches.
 
 It runs in its own process (``pitboss archive``) as its own consumer group,
 ``<app id>-archive``, so PostgreSQL never shares an event loop, a CPU or a consumer group
@@ -38,7 +39,9 @@ from app.archive.store import (
     location,
     write,
 )
-from app.contract.codec import AvroCodec, DecodeError, SchemaRegistryError
+from app.contract.codec import AvroCodec
+from app.contract.errors import DecodeError
+from app.contract.registry import SchemaRegistryError
 from app.settings import Settings
 from app.streaming.pacing import start_paced
 
@@ -78,7 +81,7 @@ class Rewind(ConsumerRebalanceListener):
         self.consumer = consumer
         self.rewound: set[TopicPartition] = set()
 
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+    async def on_partitions_revoked(self, _revoked: set[TopicPartition]) -> None:
         return None
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -90,7 +93,7 @@ class Rewind(ConsumerRebalanceListener):
 
 
 class Follower:
-    """One archive process: a consumer of the three topics and a PostgreSQL connection."""
+    """One archive process: a consumer of the archived topics and a PostgreSQL connection."""
 
     def __init__(self, settings: Settings, from_beginning: bool = False) -> None:
         if not settings.archive_url:
@@ -107,6 +110,7 @@ class Follower:
             topics.journal: ("journal", AvroCodec("JournalEntry", registry_url=registry)),
             topics.rewards: ("rewards", AvroCodec("Reward", registry_url=registry)),
             topics.cooldowns: ("cooldowns", AvroCodec("CoolDown", registry_url=registry)),
+            topics.access_log: ("access_log", AvroCodec("AccessLogEntry", registry_url=registry)),
         }
         self.totals = ArchiveTotals()
         self._conn: psycopg.AsyncConnection | None = None
@@ -135,7 +139,7 @@ class Follower:
     async def run(self) -> None:
         """Follow the topics until cancelled (SIGTERM or Ctrl-C)."""
         consumer = self.consumer()
-        await start_paced(consumer)
+        await start_paced(consumer, pace=self.settings.pace_empty_fetches)
         try:
             listener = Rewind(consumer) if self.from_beginning else None
             consumer.subscribe(list(self.kinds), listener=listener)

@@ -99,9 +99,10 @@ class Batch:
     journal: list[Located] = field(default_factory=list)
     rewards: list[Located] = field(default_factory=list)
     cooldowns: list[Located] = field(default_factory=list)
+    access_log: list[Located] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.journal) + len(self.rewards) + len(self.cooldowns)
+        return len(self.journal) + len(self.rewards) + len(self.cooldowns) + len(self.access_log)
 
 
 @dataclass(slots=True)
@@ -173,6 +174,26 @@ def cooldown_row(cooldown: dict, at: Origin) -> tuple:
     )
 
 
+def access_row(entry: dict, at: Origin) -> tuple:
+    return (
+        entry["request_id"],
+        from_ms(entry["occurred_at"]),
+        entry["subject"],
+        entry["kind"],
+        list(entry["roles"]),
+        entry["permission"],
+        entry["action"],
+        entry["player_id"],
+        entry["allowed"],
+        entry["reason"],
+        list(entry["fields_hidden"]),
+        entry["remote"],
+        at.topic,
+        at.partition,
+        at.offset,
+    )
+
+
 def _insert(table: str, columns: str, key: str) -> str:
     count = len(columns.split(","))
     placeholders = ", ".join(["%s"] * count)
@@ -197,6 +218,12 @@ INSERT_COOLDOWN = _insert(
     "cooldown_id, player_id, reason, figures, starts_at, ends_at, message, trigger_event_ids,"
     f" issued_at, {_ORIGIN}",
     "cooldown_id",
+)
+INSERT_ACCESS = _insert(
+    "access_log",
+    "request_id, occurred_at, subject, kind, roles, permission, action, player_id, allowed,"
+    f" reason, fields_hidden, remote, {_ORIGIN}",
+    _ORIGIN,
 )
 
 
@@ -231,6 +258,8 @@ async def write(conn: AsyncConnection, batch: Batch) -> Written:
             (INSERT_JOURNAL, journal),
             (INSERT_REWARD, [reward_row(r, at) for r, at in kept(batch.rewards)]),
             (INSERT_COOLDOWN, [cooldown_row(c, at) for c, at in kept(batch.cooldowns)]),
+            # the record of who read an erased player's data stays (docs/security.md)
+            (INSERT_ACCESS, [access_row(a, at) for a, at in batch.access_log]),
         ):
             if rows:
                 await cur.executemany(statement, rows)
@@ -396,3 +425,62 @@ async def export(
         await cur.execute(statement, params)
         async for row in cur:
             yield item(row)
+
+
+# -- the access log ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccessQuery:
+    """Access-log entries, newest first: of one player, one subject, a time range, or all."""
+
+    player_id: str | None = None
+    subject: str | None = None
+    limit: int = 50
+    #: the last entry of the previous page: (occurred_at, id)
+    before: tuple[datetime, int] | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+_ACCESS = """
+SELECT id, request_id, occurred_at, subject, kind, roles, permission, action, player_id,
+       allowed, reason, fields_hidden, remote
+FROM access_log
+WHERE {where}
+ORDER BY occurred_at DESC, id DESC
+LIMIT %(limit)s
+"""
+
+
+async def access_entries(
+    conn: AsyncConnection, query: AccessQuery
+) -> tuple[list[dict[str, Any]], tuple[datetime, int] | None]:
+    """A page of access-log entries and where the next page starts (None: the last page)."""
+    conditions = ["TRUE"]
+    params: dict[str, Any] = {"limit": query.limit + 1}
+    for column, value in (("player_id", query.player_id), ("subject", query.subject)):
+        if value is not None:
+            conditions.append(f"{column} = %({column})s")
+            params[column] = value
+    if query.since is not None:
+        conditions.append("occurred_at >= %(since)s")
+        params["since"] = query.since
+    if query.until is not None:
+        conditions.append("occurred_at < %(until)s")
+        params["until"] = query.until
+    if query.before is not None:
+        conditions.append("(occurred_at, id) < (%(before_time)s, %(before_id)s)")
+        params.update(before_time=query.before[0], before_id=query.before[1])
+    statement = sql.SQL(_ACCESS).format(where=sql.SQL(" AND ".join(conditions)))
+    cursor = await conn.execute(statement, params)
+    rows = await cursor.fetchall()
+    names = [d.name for d in cursor.description or ()]
+    items = [dict(zip(names, row, strict=True)) for row in rows[: query.limit]]
+    for entry in items:
+        entry["occurred_at"] = iso(entry["occurred_at"])
+    after = None
+    if len(rows) > query.limit:
+        last = rows[query.limit - 1]
+        after = (last[2], last[0])
+    return items, after

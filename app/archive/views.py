@@ -4,6 +4,10 @@ PostgreSQL is shared, so unlike the live-state views nothing is forwarded to the
 that owns the player. Each request opens its own short connection: these are support
 views, and a connection per request survives a PostgreSQL restart without any care.
 When the archive is disabled or PostgreSQL cannot answer, the views say so with a 503.
+
+The request is answered where the player's profile is (Faust's table routing), because the
+VIP restriction needs the player's tier; the fields the caller may not see are left out
+(docs/security.md), and a CSV cell that a spreadsheet would run as a formula is quoted.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -28,7 +32,12 @@ from faust.web import Request, Response, View
 from app.archive import store
 from app.archive.store import ArchiveUnavailable, Cursor, TimelineQuery
 from app.contract.schemas import SCHEMA_DIR
+from app.core.times import time_ms
+from app.pipeline.ingest import partition_for
+from app.security.access import strip_fields
+from app.security.middleware import authorize_player, requires
 from app.streaming.faust_app import app, settings
+from tables.players import player_profiles
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,10 @@ CSV_COLUMNS = (
     "details",
 )
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+#: A CSV cell starting with one of these is a formula to a spreadsheet (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: ``limit``: ASCII digits only (``str.isdigit`` also takes "٣" and "²").
+_LIMIT = re.compile(r"[0-9]{1,6}")
 
 
 class BadRequest(ValueError):
@@ -72,25 +85,21 @@ class BadRequest(ValueError):
 
 
 def parse_time(name: str, raw: str | None) -> datetime | None:
-    """Epoch milliseconds or ISO-8601 (without a zone: UTC); None when absent."""
+    """Epoch milliseconds or ISO-8601 with a zone (``app.core.times``); None when absent."""
     if not raw:
         return None
-    if raw.lstrip("-").isdigit():
-        return store.from_ms(int(raw))
     try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
+        return store.from_ms(time_ms(raw))
+    except ValueError as exc:
         raise BadRequest(
-            f"{name}: expected ISO-8601 (e.g. 2026-11-22T18:00:00Z) or epoch milliseconds, "
-            f"got {raw!r}"
+            f"{name}: {exc}; give ISO-8601 with a zone or epoch milliseconds"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_limit(raw: str | None) -> int:
     if not raw:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise BadRequest(f"limit: expected a whole number from 1 to {MAX_LIMIT}, got {raw!r}")
     return int(raw)
 
@@ -122,14 +131,27 @@ def decode_cursor(raw: str | None) -> Cursor | None:
         raise BadRequest(f"before: not a cursor from a previous page: {raw!r}") from None
 
 
-def timeline_query(player_id: str, params: Mapping[str, str]) -> TimelineQuery:
-    """The query a request's parameters ask for (``from`` inclusive, ``to`` exclusive)."""
+def parse_text(name: str, raw: str | None) -> str | None:
+    """A text parameter PostgreSQL can compare (no NUL character); None when absent."""
+    if raw and "\x00" in raw:
+        raise BadRequest(f"{name}: must not contain a NUL character")
+    return raw or None
+
+
+def time_range(params: Mapping[str, str]) -> tuple[datetime | None, datetime | None]:
+    """``from`` (inclusive) and ``to`` (exclusive), if given."""
     since = parse_time("from", params.get("from"))
     until = parse_time("to", params.get("to"))
     if since and until and since >= until:
         raise BadRequest("from must be earlier than to")
+    return since, until
+
+
+def timeline_query(player_id: str, params: Mapping[str, str]) -> TimelineQuery:
+    """The query a request's parameters ask for (``from`` inclusive, ``to`` exclusive)."""
+    since, until = time_range(params)
     return TimelineQuery(
-        player_id=player_id,
+        player_id=parse_text("player_id", player_id) or "",
         limit=parse_limit(params.get("limit")),
         before=decode_cursor(params.get("before")),
         decisions=parse_decisions(params.get("decision")),
@@ -179,14 +201,25 @@ def unavailable(view: View, exc: ArchiveUnavailable) -> Response:
     return view.json({"error": str(exc), "archive": "unavailable"}, status=503)
 
 
+def player_tier(player_id: str) -> str | None:
+    """The VIP tier of the player's latest profile on this worker (it owns the player)."""
+    key = player_id.encode()
+    partition = partition_for(player_id, settings.partitions)
+    raw = player_profiles.get_many(partition, [key]).get(key)
+    return orjson.loads(raw)["vip_tier"] if raw else None
+
+
 # -- views ---------------------------------------------------------------------------------
 
 
 @app.page("/pitboss/timeline/{player_id}/")
+@requires("timeline.read")
 class TimelineView(View):
     """A player's journal, newest first, a page at a time (``next`` → ``before``)."""
 
+    @app.table_route(table=player_profiles, match_info="player_id")
     async def get(self, request: Request, player_id: str) -> Response:
+        hidden = (await authorize_player(request, player_tier(player_id))).fields_hidden
         try:
             query = timeline_query(player_id, request.query)
         except BadRequest as exc:
@@ -201,37 +234,52 @@ class TimelineView(View):
                 "player_id": player_id,
                 "erased": page.erased,
                 "count": len(page.items),
-                "items": page.items,
+                "items": strip_fields(page.items, hidden),
                 "next": encode_cursor(page.next) if page.next else None,
             }
         )
 
 
+def neutralised(value: Any) -> Any:
+    """``value``, with a leading ``'`` if a spreadsheet would read it as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_fields(item: dict[str, Any]) -> list[Any]:
-    reward = item["reward"] or {}
-    cooldown = item["cooldown"] or {}
+    """One CSV row; a field left out for the caller (``strip_fields``) is an empty cell."""
+    reward = item.get("reward") or {}
+    cooldown = item.get("cooldown") or {}
     return [
-        item["entry_id"],
-        item["event_time"],
-        item["recorded_at"],
-        item["decision"],
-        item["rule_id"],
-        item["rule_version"],
-        item["reason"],
-        " ".join(item["event_ids"]),
-        item["reward_id"],
-        reward.get("kind"),
-        reward.get("amount"),
-        reward.get("currency"),
-        reward.get("message"),
-        cooldown.get("reason"),
-        cooldown.get("ends_at"),
-        orjson.dumps(item["details"], option=orjson.OPT_SORT_KEYS).decode(),
+        neutralised(value)
+        for value in (
+            item["entry_id"],
+            item["event_time"],
+            item["recorded_at"],
+            item["decision"],
+            item["rule_id"],
+            item["rule_version"],
+            item["reason"],
+            " ".join(item["event_ids"]),
+            item["reward_id"],
+            reward.get("kind"),
+            reward.get("amount"),
+            reward.get("currency"),
+            reward.get("message"),
+            cooldown.get("reason"),
+            cooldown.get("ends_at"),
+            orjson.dumps(item.get("details"), option=orjson.OPT_SORT_KEYS).decode(),
+        )
     ]
 
 
-def render(fmt: str, items: list[dict[str, Any]], header: bool = False) -> bytes:
-    """Export lines: CSV rows (with the header first) or one JSON document per line."""
+def render(
+    fmt: str, items: list[dict[str, Any]], header: bool = False, hidden: tuple[str, ...] = ()
+) -> bytes:
+    """Export lines, without the ``hidden`` fields: CSV rows (with the header first) or one
+    JSON document per line."""
+    items = strip_fields(items, hidden)
     if fmt == "jsonl":
         return b"".join(orjson.dumps(i) + b"\n" for i in items)
     out = io.StringIO()
@@ -243,10 +291,13 @@ def render(fmt: str, items: list[dict[str, Any]], header: bool = False) -> bytes
 
 
 @app.page("/pitboss/timeline/{player_id}/export")
+@requires("timeline.read")
 class ExportView(View):
     """A player's journal in a time range, oldest first, streamed as CSV or JSON lines."""
 
+    @app.table_route(table=player_profiles, match_info="player_id")
     async def get(self, request: Request, player_id: str) -> Any:
+        hidden = (await authorize_player(request, player_tier(player_id))).fields_hidden
         fmt = request.query.get("format", "jsonl")
         try:
             if fmt not in FORMATS:
@@ -262,14 +313,16 @@ class ExportView(View):
                     # the first row proves the query runs, before the 200 is sent
                     first = await anext(rows, None)
                     response = await self._start(request, player_id, fmt)
-                    await response.write(render(fmt, [first] if first else [], header=True))
+                    await response.write(
+                        render(fmt, [first] if first else [], header=True, hidden=hidden)
+                    )
                     chunk: list[dict[str, Any]] = []
                     async for entry in rows:
                         chunk.append(entry)
                         if len(chunk) >= FLUSH_EVERY:
-                            await response.write(render(fmt, chunk))
+                            await response.write(render(fmt, chunk, hidden=hidden))
                             chunk.clear()
-                    await response.write(render(fmt, chunk))
+                    await response.write(render(fmt, chunk, hidden=hidden))
                 finally:
                     await rows.aclose()
         except ArchiveUnavailable as exc:

@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 import orjson
 from faust.cli import option
 
-from app.audit.replay import Report, Window, tally_difference
+from app.audit.model import ReplayRange
+from app.audit.report import Report, tally_difference
 from app.audit.source import CheckpointMismatchError, Progress, ReplayOptions, run_replay
+from app.core.times import time_ms
 from app.rules.commands import render_problems
 from app.rules.loader import RulesFileError
 from app.rules.policy import PolicyFileError
@@ -27,17 +28,11 @@ from app.streaming.faust_app import app, settings
 
 
 def parse_time(text: str) -> int:
-    """Epoch ms from ``1732300000000`` or an ISO-8601 instant (no zone: UTC)."""
-    text = text.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
+    """Epoch ms from ``1732300000000`` or an ISO-8601 instant with a zone (``app.core.times``)."""
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return time_ms(text)
     except ValueError as exc:
-        raise click.BadParameter(f"{text!r} is neither epoch ms nor an ISO-8601 time") from exc
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
+        raise click.BadParameter(str(exc)) from exc
 
 
 def parse_offsets(text: str | None, partitions: int) -> dict[int, int]:
@@ -60,15 +55,15 @@ def make_window(
     from_offset: str | None,
     to_offset: str | None,
     partitions: int,
-) -> Window:
+) -> ReplayRange:
     if (from_time or to_time) and (from_offset or to_offset):
         raise click.UsageError("give a range by time or by offsets, not both")
     if from_offset or to_offset:
         starts = parse_offsets(from_offset, partitions)
         ends = parse_offsets(to_offset, partitions)
         listed = starts.keys() | ends.keys()
-        return Window(offsets={p: (starts.get(p), ends.get(p)) for p in sorted(listed)})
-    return Window(
+        return ReplayRange(offsets={p: (starts.get(p), ends.get(p)) for p in sorted(listed)})
+    return ReplayRange(
         from_ms=parse_time(from_time) if from_time else None,
         to_ms=parse_time(to_time) if to_time else None,
     )

@@ -27,19 +27,15 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from app.audit.replay import (
-    PartitionReplay,
-    Record,
-    Report,
-    Revision,
-    RevisionBook,
-    Window,
-    input_rank,
-    revisions_from_history,
-)
-from app.contract.codec import AvroCodec, DecodeError
+from app.audit.model import ReplayRange, ReplayRecord, input_rank
+from app.audit.replay import PartitionReplay
+from app.audit.report import Report
+from app.audit.revisions import Revision, RevisionBook, revisions_from_history
+from app.contract.codec import AvroCodec
+from app.contract.errors import DecodeError
 from app.core import Engine
 from app.core.rules import Ruleset
+from app.operations.reading import read_to_end
 from app.pipeline.ingest import MAX_AGE_MS, Ingest
 from app.rules import compile_document
 from app.rules.loader import load_ruleset_file
@@ -70,7 +66,7 @@ class Progress:
 
 @dataclass(slots=True)
 class ReplayOptions:
-    window: Window = field(default_factory=Window)
+    window: ReplayRange = field(default_factory=ReplayRange)
     #: a candidate ruleset file to decide the same events with (what-if)
     what_if: Path | None = None
     #: where a stop saves, and ``resume`` reads, the partitions done
@@ -95,8 +91,8 @@ class CheckpointMismatchError(ValueError):
     """The checkpoint was written by a replay of another range, candidate or deployment."""
 
 
-def _record(message: ConsumerRecord) -> Record:
-    return Record(
+def _record(message: ConsumerRecord) -> ReplayRecord:
+    return ReplayRecord(
         message.topic,
         message.partition,
         message.offset,
@@ -107,22 +103,6 @@ def _record(message: ConsumerRecord) -> Record:
     )
 
 
-async def _read_all(
-    consumer: AIOKafkaConsumer, tps: list[TopicPartition], ends: dict[TopicPartition, int]
-) -> AsyncIterator[ConsumerRecord]:
-    """Every record of ``tps`` from the beginning to ``ends``."""
-    consumer.assign(tps)
-    await consumer.seek_to_beginning(*tps)
-    pending = [tp for tp in tps if await consumer.position(tp) < ends[tp]]
-    while pending:
-        batches = await consumer.getmany(*pending, timeout_ms=500, max_records=FETCH_RECORDS)
-        for tp, messages in batches.items():
-            for message in messages:
-                if message.offset < ends[tp]:
-                    yield message
-        pending = [tp for tp in pending if await consumer.position(tp) < ends[tp]]
-
-
 async def _merged(
     consumer: AIOKafkaConsumer,
     tps: list[TopicPartition],
@@ -131,13 +111,13 @@ async def _merged(
     horizon_ms: int | None,
     leader: TopicPartition,
     leader_end: int,
-) -> AsyncIterator[Record]:
+) -> AsyncIterator[ReplayRecord]:
     """One partition's inputs merged by Kafka timestamp, each in offset order (the async
     twin of ``replay.merge_by_time``). Stops at ``horizon_ms`` (Kafka time), and once
     ``leader`` (table-events) reaches ``leader_end``."""
     consumer.assign(tps)
     await consumer.seek_to_beginning(*tps)
-    buffers: dict[TopicPartition, deque[Record]] = {tp: deque() for tp in tps}
+    buffers: dict[TopicPartition, deque[ReplayRecord]] = {tp: deque() for tp in tps}
     limit = {tp: leader_end if tp == leader else ends[tp] for tp in tps}
     live = {tp for tp in tps if await consumer.position(tp) < limit[tp]}
 
@@ -184,7 +164,7 @@ async def load_revisions(consumer: AIOKafkaConsumer, settings: Settings) -> list
             continue
         tp = TopicPartition(topic, 0)
         ends = await consumer.end_offsets([tp])
-        async for m in _read_all(consumer, [tp], ends):
+        async for m in read_to_end(consumer, [tp], ends, max_records=FETCH_RECORDS):
             if topic == topics.crm_rules_history:
                 history.append((m.key, m.value, m.timestamp))
             elif m.key == settings.ruleset_id.encode():
@@ -296,7 +276,9 @@ async def run_replay(settings: Settings, options: ReplayOptions | None = None) -
         for p in todo:
             journal = [
                 (m.offset, _decode(journal_codec, m))
-                async for m in _read_all(consumer, [journal_tps[p]], ends)
+                async for m in read_to_end(
+                    consumer, [journal_tps[p]], ends, max_records=FETCH_RECORDS
+                )
             ]
             replay = PartitionReplay(
                 p, ingest, book, window, [(o, e) for o, e in journal if e is not None], candidate

@@ -1,7 +1,7 @@
 """Avro bytes on the wire to plain dicts and back: single-object encoding and Confluent framing.
 
-``AvroCodec`` is free of Faust so the pure core, the scripts and the tests can use it; the
-Faust codec and ``register_faust_codecs`` at the bottom import Faust only when called.
+``AvroCodec`` is free of Faust so the pure core, the scripts and the tests can use it
+(app/streaming/codecs.py registers it with Faust).
 
 Decoding is on the hot path (~50k events/s per worker): everything that depends only on the
 writer schema is precomputed once per fingerprint (or registry id) into a reader function,
@@ -10,13 +10,7 @@ and a known fingerprint costs one dict lookup before fastavro reads the body.
 
 from __future__ import annotations
 
-import base64
 import functools
-import json
-import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from io import BytesIO
 from typing import Any
@@ -25,8 +19,15 @@ from fastavro import schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
 from fastavro.validation import ValidationError, validate
 
-from app.contract.compiled import Reader as CompiledReader
-from app.contract.compiled import UnsupportedSchema, Writer, compile_reader, compile_writer
+from app.contract.compiled import (
+    BodyReader,
+    BodyWriter,
+    UnsupportedSchema,
+    compile_reader,
+    compile_writer,
+)
+from app.contract.errors import DecodeError
+from app.contract.registry import RegistryClient, registry_client
 from app.contract.schemas import (
     FINGERPRINT_SIZE,
     SINGLE_OBJECT_MAGIC,
@@ -41,104 +42,9 @@ from app.contract.schemas import (
 CONFLUENT_MAGIC = 0
 _SINGLE_HEADER = len(SINGLE_OBJECT_MAGIC) + FINGERPRINT_SIZE
 _CONFLUENT_HEADER = 5
-_REGISTRY_CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
-Reader = Callable[[bytes], dict]
-
-
-class DecodeError(ValueError):
-    """Bytes that cannot be turned into the expected record.
-
-    ``error`` is the ``DeadLetterError`` symbol the dead-letter record carries:
-    ``UNDECODABLE`` (bad framing or body), ``UNKNOWN_SCHEMA`` (fingerprint or registry id
-    not known) or ``INVALID`` (a well-formed message of another record type).
-    """
-
-    def __init__(self, error: str, message: str) -> None:
-        super().__init__(message)
-        self.error = error
-        self.message = message
-
-
-class SchemaRegistryError(RuntimeError):
-    """The schema registry could not be reached or answered unexpectedly.
-
-    Deliberately not a ``DecodeError``: the message may be fine, so the caller should retry
-    rather than dead-letter it.
-    """
-
-
-# --- Confluent-compatible schema registry -------------------------------------------------
-
-
-class RegistryClient:
-    """The two endpoints of a Confluent-compatible registry that the codec needs, cached.
-
-    Blocking urllib calls, made once per schema id or subject per process.
-    """
-
-    def __init__(self, url: str, timeout: float = 5.0) -> None:
-        parts = urllib.parse.urlsplit(url.rstrip("/"))
-        self._auth: str | None = None
-        if parts.username is not None:
-            creds = f"{urllib.parse.unquote(parts.username)}:"
-            creds += urllib.parse.unquote(parts.password or "")
-            self._auth = "Basic " + base64.b64encode(creds.encode()).decode()
-            parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
-        self.url = urllib.parse.urlunsplit(parts)
-        self.timeout = timeout
-        self._schemas: dict[int, str] = {}
-        self._ids: dict[tuple[str, str], int] = {}
-        self._lock = threading.Lock()
-
-    def _call(self, method: str, path: str, body: dict | None = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method)
-        request.add_header("Accept", _REGISTRY_CONTENT_TYPE)
-        if data is not None:
-            request.add_header("Content-Type", _REGISTRY_CONTENT_TYPE)
-        if self._auth:
-            request.add_header("Authorization", self._auth)
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            return json.loads(response.read())
-
-    def schema_text(self, schema_id: int) -> str | None:
-        """The Avro schema text registered under ``schema_id``, or None if there is none."""
-        with self._lock:
-            if schema_id in self._schemas:
-                return self._schemas[schema_id]
-        try:
-            answer = self._call("GET", f"/schemas/ids/{schema_id}")
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise SchemaRegistryError(f"registry {self.url}: schema id {schema_id}: {exc}") from exc
-        except (OSError, ValueError) as exc:
-            raise SchemaRegistryError(f"registry {self.url}: schema id {schema_id}: {exc}") from exc
-        schema_type = answer.get("schemaType", "AVRO")
-        if schema_type != "AVRO":
-            raise DecodeError(
-                "UNKNOWN_SCHEMA", f"schema id {schema_id} is a {schema_type} schema, not Avro"
-            )
-        with self._lock:
-            self._schemas[schema_id] = answer["schema"]
-        return answer["schema"]
-
-    def register(self, subject: str, schema_text: str) -> int:
-        """Register ``schema_text`` under ``subject`` (idempotent in the registry) → its id."""
-        key = (subject, schema_text)
-        with self._lock:
-            if key in self._ids:
-                return self._ids[key]
-        path = f"/subjects/{urllib.parse.quote(subject, safe='')}/versions"
-        try:
-            schema_id = int(self._call("POST", path, {"schema": schema_text})["id"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise SchemaRegistryError(f"registry {self.url}: register {subject}: {exc}") from exc
-        with self._lock:
-            self._ids[key] = schema_id
-            self._schemas[schema_id] = schema_text
-        return schema_id
+#: A function reading one whole message as the reader schema's record.
+MessageReader = Callable[[bytes], dict]
 
 
 @functools.cache
@@ -151,22 +57,16 @@ def _compiled(build: Callable[[Any], Any], schema: SchemaInfo) -> Any:
         return None
 
 
-@functools.cache
-def registry_client(url: str) -> RegistryClient:
-    """One client (and so one cache) per registry URL per process."""
-    return RegistryClient(url)
-
-
 # --- reading bodies -----------------------------------------------------------------------
 
 
-def _make_reader(resolution: Resolution, offset: int) -> Reader:
+def _make_reader(resolution: Resolution, offset: int) -> MessageReader:
     """A function reading a whole message whose body starts at ``offset``, as the reader."""
     writer = resolution.writer.parsed
     reader = None if resolution.same else resolution.reader.parsed
     name = resolution.reader.full_name
     fingerprint = resolution.writer.fingerprint_hex
-    compiled: CompiledReader | None = (
+    compiled: BodyReader | None = (
         _compiled(compile_reader, resolution.writer) if resolution.same else None
     )
 
@@ -229,10 +129,10 @@ class AvroCodec:
         self.registry: RegistryClient | None = (
             registry_client(registry_url.rstrip("/")) if registry_url else None
         )
-        self._readers: dict[bytes, Reader] = {}
-        self._readers_by_id: dict[int, Reader] = {}
+        self._readers: dict[bytes, MessageReader] = {}
+        self._readers_by_id: dict[int, MessageReader] = {}
         self._header: bytes | None = None if self.registry else self.schema.header
-        self._write: Writer | None = _compiled(compile_writer, self.schema)
+        self._write: BodyWriter | None = _compiled(compile_writer, self.schema)
 
     @property
     def name(self) -> str:
@@ -270,7 +170,7 @@ class AvroCodec:
     def _full(self) -> str:
         return self.schema.full_name
 
-    def _single_object_reader(self, data: bytes) -> Reader:
+    def _single_object_reader(self, data: bytes) -> MessageReader:
         if len(data) < _SINGLE_HEADER:
             raise DecodeError(
                 "UNDECODABLE", f"truncated single-object header: {len(data)} of 10 bytes"
@@ -288,7 +188,7 @@ class AvroCodec:
         self._readers[fingerprint] = read
         return read
 
-    def _confluent_reader(self, data: bytes) -> Reader:
+    def _confluent_reader(self, data: bytes) -> MessageReader:
         if self.registry is None:
             raise DecodeError(
                 "UNKNOWN_SCHEMA",
@@ -303,7 +203,7 @@ class AvroCodec:
             read = self._reader_for_id(schema_id)
         return read
 
-    def _reader_for_id(self, schema_id: int) -> Reader:
+    def _reader_for_id(self, schema_id: int) -> MessageReader:
         assert self.registry is not None
         text = self.registry.schema_text(schema_id)
         if text is None:
@@ -381,101 +281,3 @@ def _type_label(schema: Any) -> str:
     if schema.get("type") == "enum":
         return f"one of {schema['symbols']}"
     return str(schema.get("name") or schema.get("type"))
-
-
-def benchmark_decode(number: int = 100_000) -> float:
-    """Microseconds per ``decode`` of a typical BET_SETTLED TableEvent (for the README)."""
-    import timeit
-
-    codec = AvroCodec("TableEvent")
-    data = codec.encode(SAMPLE_BET_SETTLED)
-    decode = codec.decode
-    decode(data)
-    return min(timeit.repeat(lambda: decode(data), number=number, repeat=3)) / number * 1e6
-
-
-#: A typical event, for the benchmark and as an example for studios.
-SAMPLE_BET_SETTLED: dict[str, Any] = {
-    "event_id": "evo-bj07-r99812-p000123-settle",
-    "event_type": "BET_SETTLED",
-    "occurred_at": 1732300000123,
-    "studio_id": "studio-riga",
-    "table_id": "bj-07",
-    "dealer_id": "dealer-42",
-    "game": "BLACKJACK",
-    "game_variant": "Infinite Blackjack",
-    "round_id": "r-99812",
-    "player_id": "p-000123",
-    "bet": {"bet_type": "main", "stake_minor": 2500, "currency": "EUR"},
-    "settlement": {"outcome": "WIN", "payout_minor": 6250, "hand": "natural_blackjack"},
-    "chat_text": None,
-    "device": "mobile",
-    "attributes": {"seat": "3"},
-}
-
-
-# --- Faust integration (imports Faust lazily) ---------------------------------------------
-
-
-def _to_record(obj: Any) -> Any:
-    """A dict from a dict or JSON text: ``faust send`` passes the value as a string."""
-    if isinstance(obj, bytes | bytearray | memoryview):
-        obj = bytes(obj).decode("utf-8")
-    if isinstance(obj, str):
-        try:
-            obj = json.loads(obj)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"expected a dict or JSON object text: {exc}") from exc
-    return obj
-
-
-@functools.cache
-def faust_codec_class() -> type:
-    """The Faust ``Codec`` subclass wrapping ``AvroCodec`` (built on first use)."""
-    from faust.serializers.codecs import Codec
-
-    class FaustAvroCodec(Codec):
-        """Faust codec for one contract record: dict or JSON text in, Avro bytes out."""
-
-        def __init__(
-            self, schema_name: str, registry_url: str | None = None, **kwargs: Any
-        ) -> None:
-            super().__init__(schema_name=schema_name, registry_url=registry_url, **kwargs)
-            self.avro = AvroCodec(schema_name, registry_url)
-
-        def _dumps(self, obj: Any) -> bytes:
-            return self.avro.encode(_to_record(obj))
-
-        def _loads(self, s: bytes) -> Any:
-            return self.avro.decode(s)
-
-    return FaustAvroCodec
-
-
-def faust_codec_name(schema_name: str) -> str:
-    """The Faust serializer name of a record type, e.g. ``avro.TableEvent``."""
-    return f"avro.{catalog().get(schema_name).name}"
-
-
-def register_faust_codecs(registry_url: str | None = None) -> dict[str, Any]:
-    """Register ``avro.<Record>`` Faust codecs for every contract schema; safe to call again.
-
-    A codec already registered with the same registry URL is kept, so codecs handed out
-    earlier stay in use; a different URL replaces it.
-    """
-    from faust.serializers import codecs as faust_codecs
-
-    cls = faust_codec_class()
-    registered: dict[str, Any] = {}
-    for info in catalog():
-        name = faust_codec_name(info.name)
-        existing = faust_codecs.codecs.get(name)
-        if not (
-            isinstance(existing, cls)
-            and not existing.children
-            and existing.kwargs.get("registry_url") == (registry_url or None)
-        ):
-            existing = cls(schema_name=info.name, registry_url=registry_url or None)
-            faust_codecs.register(name, existing)
-        registered[name] = existing
-    return registered

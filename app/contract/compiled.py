@@ -12,8 +12,9 @@ fastavro whenever they refuse: the writer refuses a value of another Python type
 the schema's type maps to, a missing field (even one with a default), an int out of
 range or an unknown enum symbol; the reader refuses anything but well-formed bytes of
 exactly its schema. fastavro then either accepts the input or says what is wrong with it,
-so the bytes and records never differ, only the speed (tests/test_avro_compiled.py checks
-both against fastavro, on valid records and on garbage).
+so the bytes and records never differ, only the speed
+(tests/unit/contract/test_avro_compiled.py checks both against fastavro, on valid records and
+on garbage).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 #: a compiled writer: the record in, its Avro body (no framing) out
-Writer = Callable[[Mapping[str, Any]], bytes]
+BodyWriter = Callable[[Mapping[str, Any]], bytes]
 #: a compiled reader: (message, where its body starts) in, (record, where it ended) out
-Reader = Callable[[bytes, int], tuple[dict, int]]
+BodyReader = Callable[[bytes, int], tuple[dict, int]]
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
@@ -226,7 +227,7 @@ class _WriterCompiler(_Source):
         ]
 
 
-def compile_writer(parsed: Mapping[str, Any]) -> Writer:
+def compile_writer(parsed: Mapping[str, Any]) -> BodyWriter:
     """The encoder of the record schema ``parsed`` (as fastavro's ``parse_schema`` gives
     it: named types expanded where first used); ``UnsupportedSchema`` if it uses a type
     the compiler leaves to fastavro."""
@@ -382,7 +383,7 @@ class _ReaderCompiler(_Source):
         return [*lines, f"{i}{target} = {{{', '.join(fields)}}}"]
 
 
-def compile_reader(parsed: Mapping[str, Any]) -> Reader:
+def compile_reader(parsed: Mapping[str, Any]) -> BodyReader:
     """The decoder of the record schema ``parsed`` read as itself (no schema resolution);
     ``UnsupportedSchema`` if it uses a type the compiler leaves to fastavro. Any malformed
     input raises (an exception of any type: the caller falls back to fastavro)."""

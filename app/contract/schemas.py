@@ -329,15 +329,3 @@ def catalog() -> SchemaCatalog:
 def get_schema(name: str) -> SchemaInfo:
     """The current schema by short or full name (``TableEvent`` or ``pitboss.TableEvent``)."""
     return catalog().get(name)
-
-
-def schema_by_fingerprint(fingerprint: bytes) -> Resolution | None:
-    """Writer and reader schema for an 8-byte fingerprint, or None when unknown."""
-    return catalog().resolve(fingerprint)
-
-
-def register_writer_schema(
-    schema: Mapping[str, Any] | str, reader: str | None = None
-) -> Resolution:
-    """Register an older or newer writer version in the process-wide catalog."""
-    return catalog().register_writer(schema, reader)

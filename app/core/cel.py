@@ -1,9 +1,10 @@
 """Rule expressions in Google's Common Expression Language, via ``cel-expr-python``.
 
 The one module that knows the CEL binding (chosen for speed on dict input and spec
-fidelity: see the README). Expressions are type-checked when a rule version compiles, so a
-typo is refused at push time; at run time an evaluation error (a field of a null record,
-say) reads as "no match" for a condition and "nothing" for an amount, never as a crash.
+fidelity: docs/rules.md, "Conditions: CEL"). Expressions are type-checked when a rule
+version compiles, so a typo is refused at push time; at run time an evaluation error (a
+field of a null record, say) reads as "no match" for a condition and "nothing" for an
+amount, never as a crash.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ _ENV = cel.NewEnv(
 )
 _BOOL, _ERROR, _DYN = cel.Type.BOOL, cel.Type.ERROR, cel.Type.DYN
 _NUMBERS = (cel.Type.INT, cel.Type.UINT, cel.Type.DOUBLE)
-EXPECT = ("bool", "number")
 #: what ``evaluate`` gives for a CEL error: no value an expression can have
 _ERROR_VALUE = object()
 

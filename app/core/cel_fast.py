@@ -14,7 +14,7 @@ types for ``==`` and ``!=``, as CEL's heterogeneous equality has them), present 
 A missing field, a null in a path, mixed types anywhere but ``==``/``!=``, a float
 compared with an int, a division by zero, an int64 overflow:
 it raises ``Defer`` and the caller evaluates the expression with CEL, so the result is
-always CEL's (tests/test_cel_fast.py compares the two on generated expressions).
+always CEL's (tests/unit/core/test_cel_fast.py compares the two on generated expressions).
 """
 
 from __future__ import annotations

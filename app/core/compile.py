@@ -31,6 +31,7 @@ from app.core.rules import (
     Window,
     WindowCount,
 )
+from app.core.times import instant_ms
 
 REWARD_KINDS = (
     "POINTS", "XP", "BADGE", "WHEEL_SPIN", "FREE_SIDE_BET", "CASHBACK_OFFER", "CHAT_SHOUTOUT",
@@ -71,16 +72,9 @@ def parse_duration(value: Any, path: str) -> int:
 def parse_instant(value: Any, path: str) -> int:
     """An ISO-8601 instant with a zone (``2026-11-20T00:00:00Z``) as epoch millis."""
     try:
-        moment = (
-            value
-            if isinstance(value, datetime)
-            else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        )
-    except ValueError:
-        raise RulesetError(path, f"{value!r} is not an ISO-8601 instant") from None
-    if moment.tzinfo is None:
-        raise RulesetError(path, f"{value!r} has no time zone (add Z or +01:00)")
-    return int(moment.timestamp() * 1000)
+        return instant_ms(value if isinstance(value, datetime) else str(value))
+    except ValueError as exc:
+        raise RulesetError(path, str(exc)) from None
 
 
 def window_of(spec: Any, path: str) -> Window:

@@ -22,11 +22,6 @@ def local_date(occurred_at_ms: int, tz: ZoneInfo) -> date:
     return datetime.fromtimestamp(occurred_at_ms / 1000, UTC).astimezone(tz).date()
 
 
-def local_day(occurred_at_ms: int, tz: ZoneInfo) -> str:
-    """ISO date of the instant in the zone, e.g. ``2026-11-22``."""
-    return local_date(occurred_at_ms, tz).isoformat()
-
-
 def period_key(period: str, occurred_at_ms: int, tz: ZoneInfo) -> str:
     """The key of the local day (``2026-11-22``), ISO week (``2026-W47``) or ``ever``."""
     if period == "ever":

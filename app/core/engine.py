@@ -6,7 +6,7 @@ replay and the tests call the very same code.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from app.core.rewards import QUANTITY_KINDS, Grant, grant_for
 from app.core.rules import Jurisdictions, Rule, Ruleset, level_for
 from app.core.state import WINDOW_MAX, CooldownState, MissionState, PlayerState, StreakState
 from app.core.windows import first_run_reaching
+from app.leaderboards.board import board_key
 
 Record = dict
 SETTLED = frozenset({"BET_SETTLED", "SIDE_BET_SETTLED"})
@@ -53,10 +54,6 @@ class Decisions:
     duplicates: int = 0
     #: events older than the player's newest by more than the ruleset's lateness
     late: int = 0
-
-
-def _occurred_at(event: Record) -> int:
-    return event["occurred_at"]
 
 
 def group_by_player(events: Iterable[Record]) -> dict[str, list[Record]]:
@@ -137,15 +134,27 @@ class Engine:
         profile: Record | None,
         now_ms: int,
         out: Decisions,
+        partition_times: Sequence[int] | None = None,
     ) -> PlayerState:
-        """Apply one player's events in order, mutating and returning ``state``."""
+        """Apply one player's events in order, mutating and returning ``state``.
+
+        ``partition_times``: for each event, its partition's event time before its record
+        (``app.pipeline.batch``); a cool-down ends once that or the event's own time has
+        passed it, so where the record sequence was cut into batches does not matter.
+        """
         tz = self.player_zone(profile)
         seen = profile if profile is not None else DEFAULT_PROFILE
         candidates = self.ruleset.candidates
         first_entry = len(out.journal)
         lateness = self.ruleset.lateness_ms
-        # by event time within the batch (stable: simultaneous events keep arrival order)
-        for event in sorted(events, key=_occurred_at):
+        player_id = events[0]["player_id"] if events else None
+        # In record order, never re-sorted: the order a batch happens to group a player's
+        # events in must not change what they decide (docs/architecture.md).
+        timed = zip(events, partition_times or [0] * len(events), strict=True)
+        for event, partition_time in timed:
+            self.end_cooldown_if_over(
+                player_id, state, max(event["occurred_at"], partition_time), now_ms, out
+            )
             out.events += 1
             if not state.remember(event_fingerprint(event["event_id"])):
                 out.duplicates += 1
@@ -174,11 +183,8 @@ class Engine:
     # -- responsible gaming ----------------------------------------------------------------
 
     def _protect(self, ctx: _Context) -> None:
-        """End a cool-down the event's time has passed; feed settlements to the detectors."""
+        """Feed settlements to the detectors."""
         state, event = ctx.state, ctx.event
-        self.end_cooldown_if_over(
-            event["player_id"], state, event["occurred_at"], ctx.now_ms, ctx.out
-        )
         if event["event_type"] in SETTLED and event.get("settlement") and event.get("bet"):
             trip = observe_settlement(state, event, self.ruleset.protection)
             if trip is not None:
@@ -237,15 +243,10 @@ class Engine:
             return
         if rule.when is not None and not rule.when(ctx.activation):
             return
-        scope = rule.scope(event["game"])
-        if rule.trigger == "event":
-            self._maybe_fire(rule, ctx, scope, [event["event_id"]], 0)
-        elif rule.trigger == "streak":
-            self._streak(rule, ctx, scope)
-        elif rule.trigger == "window":
-            self._window(rule, ctx, scope)
-        elif rule.trigger == "mission":
-            self._mission(rule, ctx, scope)
+        TRIGGERS[rule.trigger](self, rule, ctx, rule.scope(event["game"]))
+
+    def _event(self, rule: Rule, ctx: _Context, scope: str) -> None:
+        self._maybe_fire(rule, ctx, scope, [ctx.event["event_id"]], 0)
 
     def _maybe_fire(
         self, rule: Rule, ctx: _Context, scope: str, event_ids: list[str], stakes: int
@@ -341,36 +342,6 @@ class Engine:
         for _reason, key, period, _limit, _explain in limits:
             ctx.state.add_capped(key, period, amount)  # every cap counts what was granted
         return amount, holds
-        for cap in rule.caps:
-            period = ctx.period(cap.period)
-            key = f"{rule.scope(ctx.event['game'])}:{cap.period}:{period}"
-            used = ctx.state.caps.get(key, 0)
-            allowed = max(0, min(amount, cap.amount - used))
-            if allowed < amount:
-                holds.append(
-                    Hold(
-                        f"rule_cap_{cap.period}",
-                        amount - allowed,
-                        f"{rule.rule_id} pays at most {cap.amount} a {cap.period}",
-                    )
-                )
-                amount = allowed
-            ctx.state.add_capped(key, period, amount)
-        if grant.kind == "POINTS" and protection.daily_points_cap is not None:
-            day = ctx.period("day")
-            used = ctx.state.caps.get(f"daily:{day}", 0)
-            allowed = max(0, min(amount, protection.daily_points_cap - used))
-            if allowed < amount:
-                holds.append(
-                    Hold(
-                        "daily_cap",
-                        amount - allowed,
-                        f"at most {protection.daily_points_cap} points a day ({day})",
-                    )
-                )
-                amount = allowed
-            ctx.state.add_capped(f"daily:{day}", day, amount)
-        return amount, holds
 
     def _level_up(self, ctx: _Context, event_ids: list[str]) -> None:
         levels = self.ruleset.levels
@@ -398,7 +369,7 @@ class Engine:
                 continue
             period = ctx.period(board.period)
             game = ctx.event["game"] if board.per_game else "ALL"
-            key = f"{board.board_id}:{game}:{period}"
+            key = board_key(board.board_id, game, period)
             total = ctx.state.add_score(key, period, grant.amount)
             ctx.out.scores.append(
                 (key, ctx.event["player_id"], total, ctx.event["occurred_at"], board.top)
@@ -474,3 +445,12 @@ class Engine:
                 outputs.mission_completed(rule, ctx.event, mission.event_ids, period, ctx.now_ms)
             )
             self._maybe_fire(rule, ctx, scope, list(mission.event_ids), 0)
+
+
+#: What each trigger kind of a rule does with a matching event (``Rule.trigger`` -> handler).
+TRIGGERS: dict[str, Callable[[Engine, Rule, _Context, str], None]] = {
+    "event": Engine._event,
+    "streak": Engine._streak,
+    "window": Engine._window,
+    "mission": Engine._mission,
+}

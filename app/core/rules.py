@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-Activation = dict
-#: A compiled expression: evaluated against ``{"event", "profile", "state", ...}``.
-Expression = Callable[[Activation], object]
+from app.core.cel import Bound
+
+#: A compiled expression: evaluated against the bound ``{"event", "profile", "state", ...}``.
+Expression = Callable[[Bound], object]
 
 ANY_GAME = "*"
 PERIODS = ("day", "week", "ever")
@@ -127,7 +128,8 @@ MARKETING_KINDS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Protection:
-    """Responsible-gaming limits the engine enforces on every grant (defaults: README)."""
+    """Responsible-gaming limits the engine enforces on every grant (defaults:
+    docs/responsible-gaming.md)."""
 
     #: POINTS a player may earn in their local day; the excess is held back
     daily_points_cap: int | None = 1000

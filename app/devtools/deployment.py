@@ -2,7 +2,8 @@
 
 Each ``Deployment`` is an isolated Pitboss (its own topic prefix, app id, state directory
 and web port) on the shared local broker, so tests never see each other's records and
-re-runs never see old ones.
+re-runs never see old ones. Its workers run with authentication on, trusting a development
+identity kept in its state directory; the helpers here call the views with tokens from it.
 """
 
 from __future__ import annotations
@@ -24,11 +25,19 @@ from app.contract.codec import AvroCodec
 from app.devtools.localbroker import broker_answers, free_port
 from app.devtools.supervise import Child, spawn_worker
 from app.operations.admin import admin_client, ensure_topics
+from app.operations.reading import read_to_end
+from app.security.dev_identity import DevIdentity, ensure_dev_identity
 from app.settings import Settings
 
+#: The roles the helpers call the views with: the auditor reads everything (every tier, every
+#: field) and changes nothing.
+READER_ROLES = ("auditor",)
 
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url) as response:
+
+def get_json(url: str, token: str | None = None) -> dict:
+    """The JSON a view answers, calling it with ``token`` if given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as response:
         return json.load(response)
 
 
@@ -70,8 +79,10 @@ class Deployment:
             "PITBOSS_STATE_DIR": str(state_dir),
             "PITBOSS_PARTITIONS": str(partitions),
             "PITBOSS_WEB_PORT": str(free_port()),
+            "PITBOSS_DEV_IDENTITY": str(state_dir / "dev-identity"),
             **extra,
         }
+        ensure_dev_identity(env["PITBOSS_DEV_IDENTITY"])
         deployment = cls(env=env, settings=Settings.from_env(env))
         require_broker(deployment.settings)
         asyncio.run(ensure_topics(deployment.settings))
@@ -81,9 +92,19 @@ class Deployment:
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.web_port}"
 
-    def view(self, path: str) -> dict:
-        """A worker web view's JSON, e.g. ``view("/pitboss/players/p-1/")``."""
-        return get_json(self.web_url + path)
+    @property
+    def identity(self) -> DevIdentity:
+        """The development identity the deployment's workers trust."""
+        return DevIdentity(Path(self.env["PITBOSS_DEV_IDENTITY"]))
+
+    def token(self, *roles: str, subject: str = "e2e", ttl: float = 3600) -> str:
+        """A token for ``subject`` with ``roles``, from the deployment's identity."""
+        return self.identity.mint(subject, roles, ttl=ttl)
+
+    def view(self, path: str, token: str | None = None) -> dict:
+        """A worker web view's JSON, e.g. ``view("/pitboss/players/p-1/")``, as an auditor
+        unless ``token`` says otherwise."""
+        return get_json(self.web_url + path, token or self.token(*READER_ROLES))
 
     def player_when(self, player_id: str, ready: Callable[[dict], bool]) -> dict:
         """The player's view once ``ready(view)`` holds."""
@@ -174,16 +195,11 @@ class Deployment:
                 await consumer.topics()  # all topics' metadata: asking for one would create it
                 parts = consumer.partitions_for_topic(topic) or set()
                 tps = sorted(TopicPartition(topic, p) for p in parts)
-                consumer.assign(tps)
-                await consumer.seek_to_beginning(*tps)
-                ends = await consumer.end_offsets(tps)
                 found: dict[TopicPartition, list[ConsumerRecord]] = {tp: [] for tp in tps}
-                deadline = time.monotonic() + timeout
-                while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-                    if time.monotonic() > deadline:
-                        raise AssertionError(f"could not read {topic} to its end in {timeout} s")
-                    for tp, messages in (await consumer.getmany(timeout_ms=300)).items():
-                        found[tp].extend(m for m in messages if m.offset < ends[tp])
+                async for record in read_to_end(consumer, tps, timeout_s=timeout):
+                    found[TopicPartition(record.topic, record.partition)].append(record)
+            except TimeoutError as exc:
+                raise AssertionError(f"could not read {topic} to its end: {exc}") from None
             finally:
                 await consumer.stop()
             return [record for tp in tps for record in found[tp]]

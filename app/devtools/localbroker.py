@@ -295,6 +295,21 @@ class LocalBroker:
         return _clean("\n".join(text.splitlines()[-lines:]))
 
 
+def start_unless_answering(settings: Settings, timeout: float = 30.0) -> LocalBroker | None:
+    """Start the local broker when nothing answers at the configured address.
+
+    Returns the broker it started, which the caller stops when done; None when a broker
+    already answered or was starting (another terminal's, which must outlive the caller)
+    or an external Kafka is configured.
+    """
+    if not settings.uses_local_broker or broker_answers(settings.bootstrap_servers):
+        return None
+    broker = LocalBroker.from_settings(settings)
+    ours = not broker.is_running()
+    log.info(broker.start(timeout=timeout))
+    return broker if ours else None
+
+
 def _check_deletable(path: Path) -> None:
     path = path.resolve()
     forbidden = {Path("/"), Path.home().resolve(), PROJECT_ROOT.resolve()}

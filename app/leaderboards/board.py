@@ -14,12 +14,35 @@ Pure: no Faust, Kafka or I/O, so the agent, the views and the tests share it.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
 import orjson
+
+
+class BoardKey(NamedTuple):
+    """What a board key names: the ruleset's board, the game (``ALL`` for a board over every
+    game) and the player-local period (``2026-11-22``, ``2026-W47`` or ``ever``)."""
+
+    board_id: str
+    game: str
+    period: str
+
+
+def board_key(board_id: str, game: str, period: str) -> str:
+    """The one way a board's key is made, e.g. ``points-per-game-daily:BLACKJACK:2026-11-22``:
+    the engine keys score records with it, the table stores the board under it."""
+    return f"{board_id}:{game}:{period}"
+
+
+def parse_board_key(key: str) -> BoardKey:
+    """The parts of a ``board_key``; ``ValueError`` for anything that is not one."""
+    parts = key.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"not a board key (board:game:period): {key!r}")
+    return BoardKey(*parts)
 
 
 class BadScore(ValueError):
@@ -95,6 +118,21 @@ def apply(board: bytes | None, updates: Iterable[ScoreUpdate]) -> bytes:
     return current.updated(updates).to_bytes()
 
 
+def changed_boards(
+    stored: Mapping[bytes, bytes], updates: Mapping[bytes, Iterable[ScoreUpdate]]
+) -> dict[bytes, bytes]:
+    """The boards that ``updates`` (by board key) change, rewritten; ``stored`` holds the
+    boards as they are (a key missing: a new board). An update that makes no difference
+    is left out, so it costs no write and no changelog record."""
+    changed = {}
+    for key, board_updates in updates.items():
+        old = stored.get(key)
+        new = apply(old, board_updates)
+        if new != old:
+            changed[key] = new
+    return changed
+
+
 # -- the leaderboard-scores topic --------------------------------------------------------
 
 
@@ -104,11 +142,11 @@ def score_record(player_id: str, total: int, event_time: int, top: int) -> dict[
 
 
 def encode_score(
-    board_key: str, player_id: str, total: int, event_time: int, top: int
+    key: str, player_id: str, total: int, event_time: int, top: int
 ) -> tuple[bytes, bytes]:
     """(key, value) of a score record: the key is the board, so Kafka's default
     partitioner sends every update of a board to the one worker that keeps it."""
-    return board_key.encode(), orjson.dumps(score_record(player_id, total, event_time, top))
+    return key.encode(), orjson.dumps(score_record(player_id, total, event_time, top))
 
 
 def _whole(value: object) -> bool:
@@ -120,7 +158,7 @@ def parse_score(key: bytes | None, value: bytes | None) -> tuple[str, ScoreUpdat
     if not key:
         raise BadScore("no board key")
     try:
-        board_key = key.decode()
+        board = key.decode()
         data = orjson.loads(value or b"")
     except (UnicodeDecodeError, orjson.JSONDecodeError) as exc:
         raise BadScore(f"undecodable: {exc}") from exc
@@ -132,14 +170,14 @@ def parse_score(key: bytes | None, value: bytes | None) -> tuple[str, ScoreUpdat
         raise BadScore(f"no player_id: {data!r:.200}")
     if not (_whole(total) and _whole(event_time) and _whole(top) and top > 0):
         raise BadScore(f"total, event_time and top (> 0) must be whole numbers: {data!r:.200}")
-    return board_key, ScoreUpdate(player_id, total, event_time, top)
+    return board, ScoreUpdate(player_id, total, event_time, top)
 
 
-def period_end(board_key: str) -> date | None:
+def period_end(key: str) -> date | None:
     """The last calendar day of a board's period, from its key (``…:2026-11-22`` or
     ``…:2026-W47``); None for ``ever`` and anything else, which never expires."""
-    period = board_key.rsplit(":", 1)[-1]
     try:
+        period = parse_board_key(key).period
         if "-W" in period:
             year, week = period.split("-W")
             return date.fromisocalendar(int(year), int(week), 7)
@@ -148,9 +186,9 @@ def period_end(board_key: str) -> date | None:
         return None
 
 
-def expired(board_key: str, today: date, retention_days: int) -> bool:
+def expired(key: str, today: date, retention_days: int) -> bool:
     """Whether a board's period ended more than ``retention_days`` before ``today``. The
     day is a calendar day and players' days run in their own zones, so a day of slack
     keeps every zone's last scores (a board is never written after its period)."""
-    end = period_end(board_key)
+    end = period_end(key)
     return end is not None and (today - end).days > retention_days + 1

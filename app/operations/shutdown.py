@@ -1,8 +1,8 @@
 """A bound on shutdown: a stopping worker exits within ``PITBOSS_SHUTDOWN_TIMEOUT`` seconds.
 
-Faust can wait a long time on a busy stream when asked to stop (DESIGN.md measured over
-ten minutes); since unacked events are re-delivered and decide again with identical ids,
-cutting that wait short loses nothing.
+Faust can wait a long time on a busy stream when asked to stop (over ten minutes was
+measured; docs/operations.md, "Shutdown"); since unacked events are re-delivered and decide
+again with identical ids, cutting that wait short loses nothing.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
 
-from app.contract.codec import AvroCodec, DecodeError
+from app.contract.codec import AvroCodec
+from app.contract.errors import DecodeError
 from app.settings import Settings
 
 GREEN, YELLOW, DIM, RESET = "\033[32m", "\033[33m", "\033[2m", "\033[0m"

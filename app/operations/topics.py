@@ -23,7 +23,7 @@ class TopicSpec:
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
-    """Every topic of the contract, keyed and partitioned as the README describes."""
+    """Every topic of the contract, keyed and partitioned as docs/contract.md describes."""
     t = settings.topics
     n = settings.partitions
     keep_week = {"retention.ms": str(WEEK_MS)}
@@ -40,4 +40,5 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t.cooldowns, n, keep_week, "Avro CoolDown; key player_id"),
         TopicSpec(t.journal, n, keep_forever, "Avro JournalEntry; key player_id"),
         TopicSpec(t.dead_letters, n, keep_forever, "Avro DeadLetter; key: original key"),
+        TopicSpec(t.access_log, n, keep_forever, "Avro AccessLogEntry; key player_id or subject"),
     ]

@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from aiokafka.partitioner import murmur2
 
-from app.contract.codec import AvroCodec, DecodeError
+from app.contract.codec import AvroCodec
+from app.contract.errors import DecodeError
 from app.core import outputs
 from app.settings import TopicNames
 
@@ -39,10 +41,6 @@ MAX_AGE_MS = 7 * 24 * 3600 * 1000
 EARLIEST_EVENT_MS = 946_684_800_000  # 2000-01-01
 LATEST_EVENT_MS = 4_102_444_800_000  # 2100-01-01
 _CURRENCY = re.compile(r"[A-Z]{3}")
-
-
-def is_player_event(event: dict) -> bool:
-    return event["event_type"] in PLAYER_EVENT_TYPES
 
 
 def validate(event: dict, stamped_at_ms: int | None) -> str | None:
@@ -127,6 +125,20 @@ class Message(Protocol):
     headers: Any
 
 
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """A Kafka record held in memory (a ``Message``): what the crash tests' reference and the
+    benchmarks decide, and tests build."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: int | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
 #: Header naming the record type of a re-keyed record (the topic carries both kinds).
 RECORD_TYPE_HEADER = "pitboss-record"
 PROFILE_TYPE = b"PlayerProfile"
@@ -140,6 +152,24 @@ def _record_type_header(headers: Any) -> bytes | None:
         if name == RECORD_TYPE_HEADER:
             return value
     return None
+
+
+class Step(NamedTuple):
+    """One accepted record of a partition, in record order: a player's event, profile (None:
+    deleted) or erasure. Deciding walks these, so a batch decides what its records would
+    one at a time."""
+
+    kind: StepKind
+    player_id: str
+    #: the event or profile (None for a deleted profile or an erasure)
+    value: dict | None
+    msg: Message
+
+
+class StepKind(Enum):
+    EVENT = "event"
+    PROFILE = "profile"
+    FORGET = "forget"
 
 
 @dataclass(slots=True)
@@ -161,6 +191,8 @@ class SortedBatch:
     #: the record each accepted event came in, by event id (to dead-letter it later)
     origins: dict[str, Message] = field(default_factory=dict)
     table_level: int = 0
+    #: partition -> its accepted records, in record order
+    steps: dict[int, list[Step]] = field(default_factory=dict)
 
 
 class Ingest:
@@ -219,6 +251,7 @@ class Ingest:
             return
         out.events.setdefault(partition, {}).setdefault(player_id, []).append(event)
         out.origins.setdefault(event["event_id"], msg)
+        out.steps.setdefault(partition, []).append(Step(StepKind.EVENT, player_id, event, msg))
 
     def _profile(self, out: SortedBatch, msg: Message, profile: dict, now_ms: int) -> None:
         player_id = profile["player_id"]
@@ -230,6 +263,7 @@ class Ingest:
             out.forwards.append((player_id.encode(), msg.value, partition, PROFILE_TYPE))
             return
         out.profiles.setdefault(partition, {})[player_id] = profile
+        out.steps.setdefault(partition, []).append(Step(StepKind.PROFILE, player_id, profile, msg))
 
     def _profile_deleted(self, out: SortedBatch, msg: Message) -> None:
         player_id = msg.key.decode(errors="replace")
@@ -238,13 +272,16 @@ class Ingest:
             out.forwards.append((msg.key, None, partition, PROFILE_TYPE))
             return
         out.profiles.setdefault(partition, {})[player_id] = None
+        out.steps.setdefault(partition, []).append(Step(StepKind.PROFILE, player_id, None, msg))
 
     def _forget(self, out: SortedBatch, msg: Message, now_ms: int) -> None:
         if not msg.key:
             self._dead(out, msg, "INVALID", "a forget request needs the player id as key", now_ms)
             return
         player_id = msg.key.decode(errors="replace")
-        out.forgets.setdefault(partition_for(player_id, self.partitions), set()).add(player_id)
+        partition = partition_for(player_id, self.partitions)
+        out.forgets.setdefault(partition, set()).add(player_id)
+        out.steps.setdefault(partition, []).append(Step(StepKind.FORGET, player_id, None, msg))
 
     @staticmethod
     def _dead(out: SortedBatch, msg: Message, error: str, reason: str, now_ms: int) -> None:

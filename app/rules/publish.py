@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from app.operations.reading import read_to_end
 from app.rules import compile_document
 from app.rules.loader import load_ruleset_file
 from app.rules.policy import Policies, load_policies
@@ -52,30 +53,15 @@ async def fetch_all_live(settings: Settings) -> dict[str, dict]:
         # compaction) on brokers that auto-create: list every topic instead.
         if topic not in await consumer.topics():
             raise RulesTopicMissingError(
-                f"topic {topic} does not exist yet; create it first with `pitboss topics`"
+                f"topic {topic} does not exist yet; create it first with `pitboss topics create`"
             )
+        live: dict[str, dict] = {}
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        return await _read_to(consumer, ends)
+        async for message in read_to_end(consumer, partitions, timeout_s=READ_TIMEOUT_S):
+            _apply(live, message.key, message.value, message.offset)
+        return live
     finally:
         await consumer.stop()
-
-
-async def _read_to(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> dict[str, dict]:
-    live: dict[str, dict] = {}
-    deadline = time.monotonic() + READ_TIMEOUT_S
-    pending = [tp for tp in ends if await consumer.position(tp) < ends[tp]]
-    while pending:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"could not read {pending} to its end in {READ_TIMEOUT_S} s")
-        batches = await consumer.getmany(*pending, timeout_ms=500)
-        for messages in batches.values():
-            for message in messages:
-                _apply(live, message.key, message.value, message.offset)
-        pending = [tp for tp in pending if await consumer.position(tp) < ends[tp]]
-    return live
 
 
 def _apply(live: dict[str, dict], key: bytes | None, value: bytes | None, offset: int) -> None:
@@ -118,7 +104,7 @@ async def _produce(settings: Settings, ruleset_id: str, value: bytes | None) -> 
         if topics.crm_rules_history not in existing:
             raise RulesTopicMissingError(
                 f"topic {topics.crm_rules_history} does not exist yet; create it first with "
-                "`pitboss topics` (every published revision is kept there for audits)"
+                "`pitboss topics create` (every published revision is kept there for audits)"
             )
         key = ruleset_id.encode()
         await producer.send_and_wait(topics.crm_rules, value, key=key)

@@ -1,11 +1,11 @@
 """Rule versions: a rule's version changes exactly when what it does changes.
 
-A reward's id derives from its rule's version (DESIGN principle 3), and analysts replay
-against "the rules in force at the time", so a version must name one behaviour. The hash
-of a rule covers everything that changes what it does -- including the windows of the
-promos its multipliers name -- and nothing that does not: its description, whether it is
-enabled (switching a rule off and on again gives the same rule back), the order of its
-event types, or defaults written out. Levels have their own version.
+A reward's id derives from its rule's version (docs/architecture.md, "Deterministic
+identities"), and analysts replay against "the rules in force at the time", so a version
+must name one behaviour. The hash of a rule covers everything that changes what it does --
+including the windows of the promos its multipliers name -- and nothing that does not: its
+description, whether it is enabled (switching a rule off and on again gives the same rule
+back), the order of its event types, or defaults written out. Levels have their own version.
 """
 
 from __future__ import annotations

@@ -1,26 +1,13 @@
-"""Faust's Kafka consumer with two changes: a lane that hands the hot topics' records to
-their agent a fetch at a time, and a fix for partitions the group never committed.
+"""Faust's Kafka consumer, with the hot topics' records delivered to their agent a fetch at a
+time (``lane``, ``fetches``); partitions the group never committed read from their beginning;
+commits counted on distinct offsets; and batch tables recovered a fetch at a time.
 
-The lane: stock Faust turns every record into a message, an event, a task race against
-flow control, a queue hop and a stream step before an agent sees it, which caps a worker
-near 10k events/s whatever the agent does (DESIGN.md). The records of the topics routed
-here (``lane``) skip that: each fetch goes to the agent's channel as one ``Batch``, whose
-offsets are acknowledged at once when the agent is done (``fetches``). Faust still does
-the rest: assignment, recovery, read offsets and gaps, offset commits, flow control on a
-rebalance (the channel's queue is cleared, and a batch from an older generation is
-dropped by the agent and read again after the seek). Faust clears the queue when the flow
-resumes, which can come after its seek to the committed offsets; a lane's queue then has
-the consumer seek again (``_LaneQueue``), or those records would never be decided.
-
-The fix: Faust seeks every assigned partition "to its committed offset" once its tables
-are recovered, and aiokafka leaves a partition that has no committed offset (or 0) where
-it is. On a restart (a SIGKILL before the first commit of a partition, a broker outage
-that forces a rejoin) the fetcher has by then already read such a partition while the
-streams were paused, and those records were dropped with the paused buffers: the worker
-resumed at the partition's end and never decided them (the consumer-group lag stayed
-above 0 for good). With ``consumer_auto_offset_reset`` "earliest" (Faust's default and
-ours), the partition is sought to its beginning instead, as Kafka's reset policy means;
-records decided before are recognised by the decide agent's applied offsets.
+Stock Faust's per-message path caps a worker near 10k events/s whatever the agent does;
+a lane hands each fetch to its agent as one ``LaneBatch`` and acknowledges it at once, while
+Faust keeps assignment, recovery, offset commits and flow control
+(docs/architecture.md#micro-batches; the guarantees it keeps across rebalances and restarts
+are in docs/architecture.md#what-is-guaranteed). Each override of a private Faust or aiokafka
+name, and why, is listed in app/streaming/README.md.
 """
 
 from __future__ import annotations
@@ -47,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
-class Batch:
+class LaneBatch:
     """One fetch's records of a lane's topics (aiokafka ``ConsumerRecord``s, in offset
     order per partition), the consumer generation they were fetched in, and the lanes'
     epoch then (``Consumer.drop_lanes``)."""
@@ -103,7 +90,7 @@ def lane(app: AppT, source: TopicT, maxsize: int = 1) -> ChannelT:
     return channel
 
 
-async def fetches(stream: StreamT[Batch]) -> AsyncIterator[list[Any]]:
+async def fetches(stream: StreamT[LaneBatch]) -> AsyncIterator[list[Any]]:
     """The records of each batch on a lane, acknowledged once the loop body is done with
     them (an exception leaves them unacknowledged, to be read again). A batch fetched
     before a rebalance, or before fetched records were dropped (an older lane epoch), is
@@ -195,7 +182,7 @@ class Consumer(driver.Consumer):
         self._acked_index[tp].difference_update(run)
         return run[-1] + 1
 
-    def ack_batch(self, batch: Batch) -> None:
+    def ack_batch(self, batch: LaneBatch) -> None:
         """Mark every record of ``batch`` processed: Faust's ``ack``, once per batch."""
         with ack_lock:
             # a fetch's records come a partition at a time: one lookup per partition
@@ -316,7 +303,7 @@ class Consumer(driver.Consumer):
                                 break
                     read_offset[tp] = fresh[-1].offset
                 for lane, batch in lanes.items():
-                    if not await self._deliver(lane.put(Batch(batch, generation_id, epoch))):
+                    if not await self._deliver(lane.put(LaneBatch(batch, generation_id, epoch))):
                         self.drop_lanes("a fetched batch was dropped by flow control")
                 if self._commit_every is not None and self._n_acked >= self._commit_every:
                     self._n_acked = 0
@@ -339,9 +326,18 @@ class Consumer(driver.Consumer):
 class ConsumerThread(driver.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        consumer.start = partial(start_paced, consumer, consumer.start)
+        consumer.start = partial(
+            start_paced, consumer, consumer.start, pace=transport.pace_empty_fetches
+        )
         return consumer
 
 
 class Transport(driver.Transport):
+    """Faust's aiokafka transport on this module's ``Consumer``; ``pace_empty_fetches``
+    (``Settings.pace_empty_fetches``) says whether its consumer paces empty fetches."""
+
     Consumer = Consumer
+
+    def __init__(self, *args: Any, pace_empty_fetches: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pace_empty_fetches = pace_empty_fetches

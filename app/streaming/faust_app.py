@@ -9,20 +9,33 @@ from __future__ import annotations
 import faust
 from faust.types import TransportT
 
-from app.contract.codec import register_faust_codecs
+from app.security.https import faust_web_options
+from app.security.settings import SecuritySettings
 from app.settings import Settings
 from app.streaming import consumer
+from app.streaming.codecs import register_faust_codecs
+from app.streaming.web import FAUST_VIEWS_OFF, Web, guard
 
 settings = Settings.from_env()
+security = SecuritySettings.from_env()
 settings.data_dir.mkdir(parents=True, exist_ok=True)
 register_faust_codecs(settings.schema_registry_url or None)
 
 
 class App(faust.App):
-    """Faust's app on Pitboss's consumer (``app.streaming.consumer``)."""
+    """Faust's app on Pitboss's consumer (``app.streaming.consumer``), serving its views
+    behind the door (``app.streaming.web``)."""
 
     def _new_transport(self) -> TransportT:
-        return consumer.Transport(self.conf.broker_consumer, self)
+        return consumer.Transport(
+            self.conf.broker_consumer, self, pace_empty_fetches=settings.pace_empty_fetches
+        )
+
+    def _new_web(self) -> Web:
+        return Web(self)
+
+    def on_webserver_init(self, web: Web) -> None:  # type: ignore[override]
+        guard(web, settings, security)
 
 
 app = App(
@@ -47,7 +60,8 @@ app = App(
     broker_max_poll_records=settings.batch_max,
     # app.streaming.outbox fills record batches itself: let one carry a micro-batch's outputs.
     producer_max_batch_size=512 * 1024,
-    web_host=settings.web_host,
-    web_port=settings.web_port,
+    # Bind address, advertised URL and HTTPS: docs/security.md ("Web surfaces").
+    **faust_web_options(security.web, settings.web_host, settings.web_port),
+    **FAUST_VIEWS_OFF,
     autodiscover=False,
 )

@@ -2,11 +2,10 @@
 
 Kafka holds a fetch that finds nothing for ``fetch_max_wait_ms``; the local broker
 (noida-db 0.2.3) answers it at once, and aiokafka then fetches again at once: ~7,000
-requests a second per consumer on idle partitions (measured with a one-partition topic).
-In a worker that consumer thread takes the GIL from the agents: py-spy found a sixth of a
-loaded worker's samples sending fetch requests. Every consumer Pitboss runs starts with
-``start_paced``, which pauses briefly after such a hasty empty answer; with Kafka the
-pause never applies.
+requests a second per consumer on idle partitions, a consumer thread that takes the GIL
+from the agents (docs/operations.md, "The local broker"). Every consumer Pitboss runs starts
+with ``start_paced``; where ``PITBOSS_PACE_EMPTY_FETCHES`` is on (by default with the local
+broker only) its fetcher then pauses briefly after such a hasty empty answer.
 """
 
 from __future__ import annotations
@@ -21,11 +20,20 @@ from typing import Any
 EMPTY_FETCH_PAUSE = 0.005
 
 
-async def start_paced(consumer: Any, start: Callable[[], Awaitable[None]] | None = None) -> None:
+async def start_paced(
+    consumer: Any, start: Callable[[], Awaitable[None]] | None = None, *, pace: bool
+) -> None:
     """Start an aiokafka consumer (with ``start``, its original ``start`` where that was
-    replaced) whose fetcher then pauses after a hasty empty fetch."""
+    replaced); with ``pace`` (``Settings.pace_empty_fetches``) its fetcher then pauses
+    after a hasty empty fetch, without it the consumer is only started."""
     await (start or consumer.start)()
-    fetcher = consumer._fetcher
+    if pace:
+        pace_fetcher(consumer._fetcher)
+
+
+def pace_fetcher(fetcher: Any) -> None:
+    """Have an aiokafka ``Fetcher`` pause after an empty fetch answered sooner than
+    ``EMPTY_FETCH_PAUSE``: its ``_proc_fetch_request`` is wrapped (app/streaming/README.md)."""
     fetch = fetcher._proc_fetch_request
     loop = asyncio.get_running_loop()
 

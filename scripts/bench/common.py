@@ -30,6 +30,7 @@ from app.devtools.localbroker import free_port
 from app.devtools.simulator import StudioConfig, StudioSimulator, event_rate
 from app.operations.admin import admin_client, ensure_topics
 from app.operations.topics import TopicSpec
+from app.security.dev_identity import ensure_dev_identity
 from app.settings import Settings
 
 #: the loss-streak-5 rule of app/rules/default.yaml: the length and the cashback share
@@ -198,8 +199,15 @@ class Stage:
             "PITBOSS_STATE_DIR": str(root),
             "PITBOSS_PARTITIONS": str(partitions),
             "PITBOSS_WEB_PORT": str(free_port()),
+            "PITBOSS_DEV_IDENTITY": str(root / "dev-identity"),
         }
         return cls(name, tag, root, env, Settings.from_env(env))
+
+    @property
+    def token(self) -> str:
+        """A fresh auditor token for the stage's worker views (its development identity)."""
+        identity = ensure_dev_identity(self.env["PITBOSS_DEV_IDENTITY"])
+        return identity.mint("bench", ["auditor"])
 
     @property
     def partitions(self) -> int:
@@ -301,14 +309,15 @@ async def wait_caught_up(offsets: Offsets, group: str, topic: str, timeout: floa
     return time.monotonic() - started
 
 
-def get_json(url: str, timeout: float = 5.0) -> dict:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
+def get_json(url: str, token: str, timeout: float = 5.0) -> dict:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return orjson.loads(response.read())
 
 
-async def poll_json(url: str) -> dict | None:
+async def poll_json(url: str, token: str) -> dict | None:
     """A worker view's JSON, or None while its web server is not up (yet)."""
     try:
-        return await asyncio.to_thread(get_json, url)
+        return await asyncio.to_thread(get_json, url, token)
     except OSError:
         return None

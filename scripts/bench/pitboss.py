@@ -106,7 +106,9 @@ async def throughput(
     worker = await start_worker(stage)
     try:
         deadline = time.monotonic() + 60
-        while profiles_taken(await poll_json(stats_url(stage))) < len(workload.profiles):
+        while profiles_taken(await poll_json(stats_url(stage), stage.token)) < len(
+            workload.profiles
+        ):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{phase}: the worker did not take the profiles in 60 s")
             await asyncio.sleep(0.2)
@@ -123,7 +125,7 @@ async def throughput(
                 raise TimeoutError(f"{phase}: not done after {timeout:.0f} s:\n{worker.tail()}")
             if not worker.alive():
                 raise RuntimeError(f"{phase}: the worker exited:\n{worker.tail()}")
-            stats = await poll_json(stats_url(stage))
+            stats = await poll_json(stats_url(stage), stage.token)
             now = time.monotonic()
             done = handled(stats["totals"]) if stats else 0
             if first is None and done:
@@ -200,7 +202,7 @@ async def latency(
                 await wait_caught_up(offsets, group, topic, DRAIN_LIMIT_S)
             left = await offsets.lag(group, topic)
         await asyncio.sleep(2)  # the last decisions' records reach the meter
-        totals = ((await poll_json(stats_url(stage))) or {}).get("totals")
+        totals = ((await poll_json(stats_url(stage), stage.token)) or {}).get("totals")
     finally:
         stop_sim.set()
         measuring.cancel()
@@ -308,7 +310,7 @@ async def check_players(stage: Stage, keys: list[bytes], samples: list[bytes]) -
     picks = random.Random(0).sample(range(len(keys)), 5)
     for n in picks:
         url = f"http://127.0.0.1:{stage.settings.web_port}/pitboss/players/{keys[n].decode()}/"
-        view = await poll_json(url)
+        view = await poll_json(url, stage.token)
         want = len(samples[n % len(samples)])
         if not view or not view["known"] or view["state"]["bytes"] != want:
             raise AssertionError(f"player {keys[n].decode()} not recovered as written: {view}")

@@ -1,6 +1,6 @@
 """Audit replay speed on simulated play, in events per second (no Kafka: the pure replay).
 
-    python scripts/bench/replay.py --events 20000 --players 500
+    python -m scripts.bench.replay --events 20000 --players 500
 
 Three numbers: the worker's decision path alone in micro-batches (the journal to compare
 with), the replay (the same path plus choosing revisions, placing and comparing every
@@ -14,20 +14,34 @@ from __future__ import annotations
 import argparse
 import time
 
-from app.audit.replay import Revision, RevisionBook, Window, replay_records
+from app.audit.model import ReplayRange
+from app.audit.offline import records_of, worker_journal
+from app.audit.replay import replay_records
+from app.audit.report import Report
+from app.audit.revisions import Revision, RevisionBook
+from app.core import Engine
+from app.core.rules import Ruleset
 from app.devtools.simulator import generate_events, make_players, player_profiles
 from app.pipeline.ingest import Ingest
 from app.rules import compile_document, default_document
-from tests.unit.audit.test_replay import (  # the test's worker-shaped loop: one definition
-    PARTITIONS,
-    START,
-    TOPICS,
-    doubled_natural_xp,
-    make_engine,
-    published,
-    records_of,
-    work,
-)
+from app.rules.versioning import assign_versions
+from app.settings import TopicNames
+
+TOPICS = TopicNames.from_env({})
+PARTITIONS = 3
+START = 1_795_341_600_000  # 2026-11-22T10:00:00Z
+
+
+def make_engine(ruleset: Ruleset) -> Engine:
+    return Engine(ruleset, "UTC")
+
+
+def doubled_natural_xp() -> dict:
+    """The what-if candidate: the first natural of the day earns twice the XP."""
+    doc = default_document()
+    [rule] = [r for r in doc["rules"] if r["id"] == "first-natural-blackjack-of-day"]
+    rule["reward"]["amount"] = 20
+    return doc
 
 
 def main() -> None:
@@ -42,21 +56,25 @@ def main() -> None:
     events = generate_events(
         args.events, seed=args.seed, start_ms=START, players=args.players, tables=args.tables
     )
-    records = records_of(events, player_profiles(players, seed=args.seed, updated_at_ms=START))
-    first = published(default_document(), None, 0)
+    ingest = Ingest(TOPICS, PARTITIONS)
+    profiles = player_profiles(players, seed=args.seed, updated_at_ms=START)
+    records = records_of(ingest, events, profiles, START - 1000)
+    first = assign_versions(default_document(), None, 0, "bench")
     book = RevisionBook([Revision(1, 0, first)], make_engine)
-    candidate = make_engine(compile_document(published(doubled_natural_xp(), first, 1)))
+    candidate = make_engine(
+        compile_document(assign_versions(doubled_natural_xp(), first, 1, "bench"))
+    )
 
     started = time.process_time()
-    journal = work(records, lambda _t: book.engine(1), batch=500)
+    journal = worker_journal(ingest, records, lambda _t: book.engine(1), batch=500)
     worker_s = time.process_time() - started
     entries = sum(len(c) for c in journal.values())
 
-    results = {}
+    results: dict[str, tuple[float, Report]] = {}
     for name, what_if in (("replay", None), ("replay + what-if", candidate)):
         started = time.process_time()
         report = replay_records(
-            Ingest(TOPICS, PARTITIONS), book, Window(), records, journal, what_if
+            Ingest(TOPICS, PARTITIONS), book, ReplayRange(), records, journal, what_if
         )
         results[name] = (time.process_time() - started, report)
         assert report.mismatch_total == 0, report.mismatches[:3]

@@ -117,7 +117,9 @@ async def soak(dep: Deployment, args: argparse.Namespace, pid: int) -> tuple[lis
     started = time.monotonic()
 
     async def sample() -> Sample:
-        stats = await asyncio.to_thread(get_json, dep.web_url + "/pitboss/stats/")
+        stats = await asyncio.to_thread(
+            get_json, dep.web_url + "/pitboss/stats/", dep.token("auditor")
+        )
         totals = stats["totals"]
         lag = await asyncio.to_thread(dep.lag, settings.topics.table_events)
         taken = Sample(

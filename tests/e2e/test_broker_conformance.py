@@ -1,8 +1,8 @@
 """What the broker we develop and test against actually does.
 
 Pitboss's design leans on a few broker behaviours that the local broker (noida-db) is known
-to get right and another Kafka-compatible broker got wrong (see DESIGN.md, "Local and
-production brokers"). These tests pin them down, so a broker upgrade or a switch of broker
+to get right and another Kafka-compatible broker got wrong (see docs/operations.md, "The local
+broker"). These tests pin them down, so a broker upgrade or a switch of broker
 that breaks one fails here, by name, instead of somewhere deep in a worker.
 
 Most tests use the configured broker (``Settings.from_env()``; ``make broker`` starts the
@@ -59,14 +59,9 @@ def _name(what: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def settings() -> Settings:
-    s = Settings.from_env()
-    if not broker_answers(s.bootstrap_servers, timeout=3.0):
-        pytest.fail(
-            f"no Kafka broker answers at {','.join(s.bootstrap_servers)}; "
-            "start the local one with `make broker` (or set PITBOSS_BROKER_URL)"
-        )
-    return s
+def settings(broker: Settings) -> Settings:
+    """The configured broker's settings (tests/conftest.py checks that it answers)."""
+    return broker
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -357,7 +352,8 @@ def noida_available():
         pytest.skip(str(exc))
 
 
-def test_data_and_offsets_survive_a_broker_restart(tmp_path: Path, noida_available):
+@pytest.mark.usefixtures("noida_available")
+def test_data_and_offsets_survive_a_broker_restart(tmp_path: Path):
     """Records, topic layout and committed group offsets are kept across stop/start.
 
     Uses its own broker on a free port: a shared broker must never be restarted by a test.
@@ -428,7 +424,8 @@ def test_data_and_offsets_survive_a_broker_restart(tmp_path: Path, noida_availab
 
 
 @pytest.mark.slow
-def test_acknowledged_writes_survive_a_stop_under_load(tmp_path: Path, noida_available):
+@pytest.mark.usefixtures("noida_available")
+def test_acknowledged_writes_survive_a_stop_under_load(tmp_path: Path):
     """Every record the broker acknowledged is there after a stop and a start, even when
     the stop comes while a producer is writing (Apache Kafka: acked means in the log).
 

@@ -2,13 +2,13 @@
 itself, catches up, and decides every event exactly as the reference says.
 
 What happens meanwhile (measured with noida-db and aiokafka 0.14): the worker stays up and
-keeps answering its web views; aiokafka logs a connection error about every 100 ms and
-retries; a batch whose outputs were in flight waits for their acknowledgement (Faust's
-producer request timeout is 20 minutes), so nothing is dropped. When the broker is back,
-the heartbeat finds the group gone (noida-db keeps groups in memory), the worker rejoins
-with its static id, the offset commits of the outage fail (IllegalGeneration) and the
-records since the last good commit are re-delivered: the applied offsets in the
-player-state table (agents/decide.py, ``APPLIED``) recognise them.
+answers its health check, while guarded views refuse with 503 (every read is logged to Kafka
+before it is served); aiokafka logs a connection error about every 100 ms and retries; a
+batch whose outputs were in flight waits for their acknowledgement (Faust's producer request
+timeout is 20 minutes), so nothing is dropped. When the broker is back, the heartbeat finds
+the group gone (noida-db keeps groups in memory), the worker rejoins with its static id, the
+offset commits of the outage fail (IllegalGeneration) and the records since the last good
+commit are re-delivered: the applied offsets (``app.pipeline.keys.APPLIED``) recognise them.
 
 Uses a broker of its own on a free port (the shared one must never be stopped).
 """
@@ -16,10 +16,11 @@ Uses a broker of its own on a free port (the shared one must never be stopped).
 from __future__ import annotations
 
 import time
+from urllib.error import HTTPError
 
 import pytest
 
-from app.devtools.deployment import Deployment, wait_for
+from app.devtools.deployment import Deployment, get_json, wait_for
 from app.devtools.localbroker import BrokerError, find_noida_db, temporary_broker
 from tests.support.reference import (
     MissingOutputs,
@@ -85,8 +86,13 @@ def test_the_worker_rides_out_a_broker_outage_and_loses_nothing(tmp_path, own_br
         down_at = time.monotonic()
         while time.monotonic() - down_at < OUTAGE_SECONDS:
             assert worker.alive(), f"the worker died in the outage:\n{worker.tail()}"
-            assert dep.view("/pitboss/stats/")["worker_id"] == "survivor"  # still serving
+            assert get_json(dep.web_url + "/health") == {"status": "ok"}  # still serving
             time.sleep(1.0)
+        # Every read is logged before it is served: with the access log out of reach, a
+        # guarded view refuses (fail closed) instead of serving an unrecorded read.
+        with pytest.raises(HTTPError) as refused:
+            dep.view("/pitboss/stats/")
+        assert refused.value.code == 503
         assert "Unable connect" in worker.log(), "the worker never noticed the outage"
         own_broker.start()
         ends_after = dep.end_offsets(topics)

@@ -10,17 +10,21 @@ local RocksDB plus the changelog, or, with the local store wiped, from the chang
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import signal
 
 import pytest
 
+from app.audit.source import ReplayOptions, run_replay
+from app.contract.codec import AvroCodec
 from app.devtools.deployment import Deployment, wait_for
 from tests.support.reference import settle_and_compare, simulated_stream, start_with_profiles
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 EVENTS = 5000
+JOURNAL = AvroCodec("JournalEntry")
 
 
 @pytest.mark.parametrize("local_store", ["kept", "wiped"])
@@ -44,8 +48,21 @@ def test_a_worker_killed_mid_stream_recovers_and_decides_every_event_once(tmp_pa
 
         outcome = settle_and_compare(dep)
         assert outcome.players >= 40 and outcome.distinct_entries > 1000, outcome
+        assert_replays_exactly(dep)
     finally:
         dep.stop_all()
+
+
+def assert_replays_exactly(dep: Deployment) -> None:
+    """``pitboss replay`` over the killed-and-restarted worker's journal finds no mismatch,
+    the cool-downs ended by the partitions' event time (``settle_and_compare``) included."""
+    journal = [JOURNAL.decode(r.value) for r in dep.read_all(dep.settings.topics.journal)]
+    ended = sum(e["decision"] == "COOLDOWN_ENDED" for e in journal)
+    assert ended > 0, "no cool-down ended: the replay of their ends was not tested"
+    outcome = asyncio.run(asyncio.wait_for(run_replay(dep.settings, ReplayOptions()), 300))
+    report = outcome.report
+    assert report.mismatch_total == 0 and report.ambiguous_count == 0, report.mismatches[:3]
+    assert report.matches == report.journaled > 1000
 
 
 def test_another_worker_takes_over_a_killed_workers_partitions(tmp_path):

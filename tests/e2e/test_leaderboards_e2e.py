@@ -33,7 +33,10 @@ def deployment(tmp_path_factory):
 
 def get(dep: Deployment, path: str) -> tuple[int, dict]:
     try:
-        with urllib.request.urlopen(f"{dep.web_url}{path}") as response:
+        request = urllib.request.Request(
+            f"{dep.web_url}{path}", headers={"Authorization": f"Bearer {dep.token('auditor')}"}
+        )
+        with urllib.request.urlopen(request) as response:
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
         return error.code, json.load(error)
@@ -125,9 +128,8 @@ def test_a_bad_score_record_is_counted_and_skipped_and_the_agent_keeps_going(dep
     assert deployment.workers[0].alive()
 
 
-def test_any_worker_answers_for_any_board_and_each_lists_only_its_own(tmp_path):
+def test_any_worker_answers_for_any_board_and_each_lists_only_its_own(dep):
     """Two workers: Faust's table routing forwards a board request to its owner."""
-    dep = Deployment.create(tmp_path)
     # the same deployment seen through a second web port, for the second worker
     port = str(free_port())
     other = Deployment(
@@ -154,31 +156,23 @@ def test_any_worker_answers_for_any_board_and_each_lists_only_its_own(tmp_path):
         assert held[0] | held[1] == set(boards)
         assert held[0] and held[1] and not held[0] & held[1], held
     finally:
-        dep.stop_all()
         other.stop_all()
 
 
-def test_boards_of_days_and_weeks_long_over_are_deleted_and_all_time_boards_stay(tmp_path):
-    dep = Deployment.create(
-        tmp_path,
-        PITBOSS_LEADERBOARD_SWEEP_SECONDS="1",
-        PITBOSS_LEADERBOARD_RETENTION_DAYS="1",
-    )
-    try:
-        dep.start_worker()
-        today = time.strftime("%Y-%m-%d", time.gmtime())
-        old_day, old_week = "points-daily:ALL:2020-01-01", "points-weekly:ALL:2020-W01"
-        current, ever = f"points-daily:ALL:{today}", "points-all-time:ALL:ever"
-        produce_scores(
-            dep, [(key, "ana", 10, 1_000, 3) for key in (old_day, old_week, current, ever)]
-        )
-        wait_for(dep, "/pitboss/leaderboards/", lambda b: b["totals"]["boards_expired"] >= 2)
-        assert get(dep, f"/pitboss/leaderboards/{old_day}/")[0] == 404
-        assert get(dep, f"/pitboss/leaderboards/{old_week}/")[0] == 404
-        for key in (current, ever):
-            status, body = get(dep, f"/pitboss/leaderboards/{key}/")
-            assert status == 200 and top_of(body) == [(1, "ana", 10)], (key, body)
-        # later sweeps delete nothing more
-        assert get(dep, "/pitboss/leaderboards/")[1]["totals"]["boards_expired"] == 2
-    finally:
-        dep.stop_all()
+@pytest.mark.deployment(
+    PITBOSS_LEADERBOARD_SWEEP_SECONDS="1", PITBOSS_LEADERBOARD_RETENTION_DAYS="1"
+)
+def test_boards_of_days_and_weeks_long_over_are_deleted_and_all_time_boards_stay(dep):
+    dep.start_worker()
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    old_day, old_week = "points-daily:ALL:2020-01-01", "points-weekly:ALL:2020-W01"
+    current, ever = f"points-daily:ALL:{today}", "points-all-time:ALL:ever"
+    produce_scores(dep, [(key, "ana", 10, 1_000, 3) for key in (old_day, old_week, current, ever)])
+    wait_for(dep, "/pitboss/leaderboards/", lambda b: b["totals"]["boards_expired"] >= 2)
+    assert get(dep, f"/pitboss/leaderboards/{old_day}/")[0] == 404
+    assert get(dep, f"/pitboss/leaderboards/{old_week}/")[0] == 404
+    for key in (current, ever):
+        status, body = get(dep, f"/pitboss/leaderboards/{key}/")
+        assert status == 200 and top_of(body) == [(1, "ana", 10)], (key, body)
+    # later sweeps delete nothing more
+    assert get(dep, "/pitboss/leaderboards/")[1]["totals"]["boards_expired"] == 2

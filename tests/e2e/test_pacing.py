@@ -40,7 +40,7 @@ async def _on_empty_topic(paced: bool, body) -> object:
     async with admin_client(settings) as admin:
         await admin.create_topics([NewTopic(topic, 1, 1)])
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
-        await (start_paced(consumer) if paced else consumer.start())
+        await start_paced(consumer, pace=paced)
         try:
             consumer.assign([TopicPartition(topic, 0)])
             return await body(consumer, settings, topic)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.audit.replay import Window
+from app.audit.model import ReplayRange
 from app.audit.source import ReplayOptions, run_replay
 from app.contract.codec import AvroCodec
 from app.devtools.deployment import Deployment, wait_for
@@ -130,7 +130,7 @@ def test_replay_matches_the_journal_and_catches_tampering_and_what_if(tmp_path: 
 
         # A range by event time: the rest is warm-up, and still nothing disagrees.
         middle = sorted(e["occurred_at"] for e in events)[len(events) // 2]
-        ranged = replay(dep, window=Window(from_ms=middle)).report
+        ranged = replay(dep, window=ReplayRange(from_ms=middle)).report
         assert 0 < ranged.in_range < played and ranged.warmup_before > 0
         assert ranged.mismatch_counts in ({}, {"differs": 1})  # the tampered entry, if in range
     finally:

@@ -133,46 +133,38 @@ def test_the_profile_time_zone_decides_the_players_day(deployment):
     assert view["state"]["xp"] == 20
 
 
-def test_a_killed_worker_rebuilds_its_table_state_from_the_changelog(tmp_path):
-    dep = Deployment.create(tmp_path)
-    try:
-        worker = dep.start_worker("keeper")
-        now = int(time.time() * 1000)
-        dep.produce_events([natural(player_id="p-keep", occurred_at=now)])
-        assert len(rewards_for(dep, 1, {"p-keep"})) == 1
-        # Kill only once the state's changelog record is on the broker: that is what survives.
-        changelog = f"{dep.settings.app_id}-player-state-changelog"
-        dep.consume(changelog, None, lambda rs: any(r.key == b"p-keep" for r in rs))
-        worker.stop(signal.SIGKILL)
-        # Same worker id, local RocksDB wiped: the state can only come back from Kafka.
-        local_store = tmp_path / "workers" / "keeper"
-        assert any(local_store.iterdir())
-        shutil.rmtree(local_store)
-        dep.start_worker("keeper")
-        dep.produce_events([natural(player_id="p-keep", occurred_at=now + 1000)])
-        view = dep.player_when("p-keep", lambda v: v["state"]["last_event_at"] == now + 1000)
-        assert view["state"]["last_event_at"] == now + 1000
-        assert view["state"]["xp"] == 10  # the day's natural was remembered: no second reward
-        assert len(rewards_for(dep, 1, {"p-keep"})) == 1
-    finally:
-        dep.stop_all()
+def test_a_killed_worker_rebuilds_its_table_state_from_the_changelog(dep):
+    worker = dep.start_worker("keeper")
+    now = int(time.time() * 1000)
+    dep.produce_events([natural(player_id="p-keep", occurred_at=now)])
+    assert len(rewards_for(dep, 1, {"p-keep"})) == 1
+    # Kill only once the state's changelog record is on the broker: that is what survives.
+    changelog = f"{dep.settings.app_id}-player-state-changelog"
+    dep.consume(changelog, None, lambda rs: any(r.key == b"p-keep" for r in rs))
+    worker.stop(signal.SIGKILL)
+    # Same worker id, local RocksDB wiped: the state can only come back from Kafka.
+    local_store = dep.settings.state_dir / "workers" / "keeper"
+    assert any(local_store.iterdir())
+    shutil.rmtree(local_store)
+    dep.start_worker("keeper")
+    dep.produce_events([natural(player_id="p-keep", occurred_at=now + 1000)])
+    view = dep.player_when("p-keep", lambda v: v["state"]["last_event_at"] == now + 1000)
+    assert view["state"]["last_event_at"] == now + 1000
+    assert view["state"]["xp"] == 10  # the day's natural was remembered: no second reward
+    assert len(rewards_for(dep, 1, {"p-keep"})) == 1
 
 
-def test_sigterm_stops_a_busy_worker_within_the_shutdown_bound_and_loses_nothing(tmp_path):
-    dep = Deployment.create(tmp_path, PITBOSS_SHUTDOWN_TIMEOUT="10")
-    try:
-        worker = dep.start_worker("stopper")
-        # an hour ago, so that every cool-down the losses start is over when we compare
-        start = int(time.time() * 1000) - 3_600_000
-        dep.produce_events(
-            settled("LOSS", player_id=f"p-load-{i % 300}", occurred_at=start + i)
-            for i in range(20_000)
-        )
-        took = worker.stop(signal.SIGTERM, timeout=30)
-        assert took < 12, f"SIGTERM took {took:.1f} s"
-        # What it had not committed is re-delivered to the restarted worker: decided once.
-        dep.start_worker("stopper")
-        outcome = settle_and_compare(dep)
-        assert outcome.players == 300 + dep.settings.partitions, outcome
-    finally:
-        dep.stop_all()
+@pytest.mark.deployment(PITBOSS_SHUTDOWN_TIMEOUT="10")
+def test_sigterm_stops_a_busy_worker_within_the_shutdown_bound_and_loses_nothing(dep):
+    worker = dep.start_worker("stopper")
+    # an hour ago, so that every cool-down the losses start is over when we compare
+    start = int(time.time() * 1000) - 3_600_000
+    dep.produce_events(
+        settled("LOSS", player_id=f"p-load-{i % 300}", occurred_at=start + i) for i in range(20_000)
+    )
+    took = worker.stop(signal.SIGTERM, timeout=30)
+    assert took < 12, f"SIGTERM took {took:.1f} s"
+    # What it had not committed is re-delivered to the restarted worker: decided once.
+    dep.start_worker("stopper")
+    outcome = settle_and_compare(dep)
+    assert outcome.players == 300 + dep.settings.partitions, outcome

@@ -3,40 +3,32 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
 
-from app.core.samples import SAMPLE_PROFILE
+from app.core.samples import SAMPLE_PROFILE, sample_event
+from app.core.times import instant_ms
 
 _ids = itertools.count(1)
 
 
 def ms(iso: str) -> int:
-    """Epoch millis of an ISO instant, e.g. ``2026-11-22T23:30:00Z``."""
-    return int(
-        datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC).timestamp() * 1000
-    )
+    """Epoch millis of an ISO instant with a zone, e.g. ``2026-11-22T23:30:00Z``."""
+    return instant_ms(iso)
 
 
 def table_event(**overrides: object) -> dict:
-    event = {
+    """A plain main bet of one player (the core's sample event, its optional parts empty),
+    with a fresh id; ``overrides`` replace whole fields."""
+    return {
+        **sample_event("BET_PLACED"),
         "event_id": f"ev-{next(_ids)}",
-        "event_type": "BET_PLACED",
         "occurred_at": ms("2026-11-22T12:00:00Z"),
-        "studio_id": "riga-1",
-        "table_id": "bj-01",
-        "dealer_id": "dealer-7",
-        "game": "BLACKJACK",
-        "game_variant": None,
-        "round_id": "r-1",
         "player_id": "p-000001",
-        "bet": {"bet_type": "main", "stake_minor": 2500, "currency": "EUR"},
+        "game_variant": None,
         "settlement": None,
         "chat_text": None,
-        "device": "mobile",
         "attributes": {},
+        **overrides,
     }
-    event.update(overrides)
-    return event
 
 
 def settled(outcome: str = "WIN", hand: str | None = None, **overrides: object) -> dict:

@@ -2,70 +2,39 @@
 
 Reliability tests (crash, SIGTERM, broker outage) cannot predict where a worker was cut
 off, so they compare the end result with a reference: the same Kafka records run through
-the same pure code the worker runs (``Ingest.sort``, then ``app.pipeline.decide``, which runs
-``Engine.decide``), one record at a time in partition order. Whatever the worker's
-batches, crashes and re-deliveries were, the journal must hold exactly the reference's
-entry ids (a re-delivery may repeat an entry, but only with identical content) and every
-player's state must equal the reference's.
-
-Batch size does not change decisions, with one exception the scenarios neutralise: a
-quiet player's cool-down ends at the first later event on their partition that is not in
-the same batch as one of their own events. The reference (batches of one) may end it a
-batch earlier than the worker did; the entry and the resulting state are the same, and
-``quiet_partitions_events`` gives every partition a final event past every cool-down so
-both end them all.
+the worker's own batch procedure (``app.pipeline.batch``) over dict tables, one record at
+a time in partition order. Decisions do not depend on where the records were cut into
+batches, so whatever the worker's batches, crashes and re-deliveries were, the journal must
+hold exactly the reference's entry ids (a re-delivery may repeat an entry, but only with
+identical content) and every player's state must equal the reference's.
+``quiet_partitions_events`` ends the quiet players' cool-downs on every partition at the
+end, so that path is compared too.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import orjson
 from aiokafka import ConsumerRecord
 
 from app.contract.codec import AvroCodec
-from app.core import Decisions, Engine, PlayerState
+from app.core import Engine, PlayerState
 from app.devtools.deployment import Deployment, wait_for
 from app.devtools.simulator import StudioConfig, StudioSimulator
-from app.pipeline.decide import decide_partition
-from app.pipeline.ingest import Ingest, partition_for
+from app.pipeline.batch import BatchDecider
+from app.pipeline.ingest import Ingest, RawRecord, partition_for
+from app.pipeline.keys import APPLIED
+from app.pipeline.store import DictStore
 from app.rules.live import LiveEngine
 from app.rules.policy import load_policies, runtime_view
 from app.settings import Settings
 
-#: the worker's per-partition record of applied offsets (agents/decide.py, which imports
-#: Faust: its value is bookkeeping, not a decision, so the comparison leaves it out)
-APPLIED = b"\x00applied"
 #: what may differ between a decision and its re-delivered twin: when it was written
 STAMPS = {"JournalEntry": "recorded_at", "Reward": "issued_at"}
-
-
-@dataclass(frozen=True, slots=True)
-class KafkaMessage:
-    """A consumed record as ingest sees it (timestamp in ms, as the worker's records)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: int | None
-    headers: Sequence
-
-    @classmethod
-    def of(cls, record: ConsumerRecord) -> KafkaMessage:
-        return cls(
-            record.topic,
-            record.partition,
-            record.offset,
-            record.key,
-            record.value,
-            record.timestamp,
-            tuple(record.headers or ()),
-        )
 
 
 @dataclass
@@ -87,59 +56,42 @@ def live_engine(settings: Settings) -> Engine:
     return LiveEngine(settings.operator_timezone, lambda: None, policies).current()
 
 
-def _reader(table: dict[bytes, bytes]) -> Callable[[Iterable[bytes]], dict[bytes, bytes]]:
-    return lambda keys: {k: table[k] for k in keys if k in table}
-
-
 def replay(
     settings: Settings, events: Iterable[ConsumerRecord], profiles: Iterable[ConsumerRecord]
 ) -> Reference:
     """Decide ``events`` (table-events records) after ``profiles`` (player-profiles
     records, all of which the worker had before the first event), one record at a time in
-    partition order, through the worker's own per-partition code (``app.pipeline.decide``)."""
+    partition order, through the worker's own batch procedure."""
     engine = live_engine(settings)
-    ingest = Ingest(settings.topics, settings.partitions)
+    states, stored_profiles = DictStore(), DictStore()
+    decider = BatchDecider(Ingest(settings.topics, settings.partitions), states, stored_profiles)
     now_ms = int(time.time() * 1000)
-    ref = Reference()
-    stored_profiles: dict[int, dict[bytes, bytes]] = {}
+    ref = Reference(tables=states.partitions)
     for record in [*profiles, *events]:
-        batch = ingest.sort([KafkaMessage.of(record)], now_ms)
-        assert not batch.forwards, "the scenarios key events by player: nothing to re-key"
-        out = Decisions()
-        for partition in batch.events.keys() | batch.forgets.keys():
-            players = batch.events.get(partition, {})
-            table = ref.tables.setdefault(partition, {})
-            result = decide_partition(
-                engine,
-                partition,
-                players,
-                batch.forgets.get(partition, set()),
-                batch,
-                now_ms,
-                out,
-                read_states=_reader(table),
-                read_profiles=_reader(stored_profiles.setdefault(partition, {})),
-            )
-            for key, value in result.written.items():
-                if value is None:
-                    table.pop(key, None)
-                else:
-                    table[key] = value
-            ref.players.update(players)
-        for partition, fresh in batch.profiles.items():
-            for player_id, profile in fresh.items():
-                key = player_id.encode()
-                if profile is None:
-                    stored_profiles.setdefault(partition, {}).pop(key, None)
-                else:
-                    stored_profiles.setdefault(partition, {})[key] = orjson.dumps(profile)
-        ref.events += out.events
-        ref.dead_letters += len(batch.dead_letters)
-        for entry in (*batch.rejected, *out.journal):
+        result = decider.decide([raw(record)], now_ms, engine)
+        assert not result.batch.forwards, "the scenarios key events by player: nothing to re-key"
+        stored_profiles.apply(result.profiles)
+        states.apply(result.states)
+        ref.players.update(p for players in result.batch.events.values() for p in players)
+        ref.events += result.decisions.events
+        ref.dead_letters += len(result.dead_letters)
+        for entry in result.journal:
             ref.journal[entry["entry_id"]] = entry
-        for reward in out.rewards:
+        for reward in result.decisions.rewards:
             ref.rewards[reward["reward_id"]] = reward
     return ref
+
+
+def raw(record: ConsumerRecord) -> RawRecord:
+    return RawRecord(
+        record.topic,
+        record.partition,
+        record.offset,
+        record.key,
+        record.value,
+        record.timestamp,
+        tuple(record.headers or ()),
+    )
 
 
 def replay_deployment(dep: Deployment) -> Reference:
@@ -303,7 +255,7 @@ def assert_matches_reference(dep: Deployment, ref: Reference) -> Outcome:
             table[record.key] = record.value
     for partition, want in ref.tables.items():
         got = changelog.get(partition, {})
-        for key in want.keys() | got.keys():
+        for key in (want.keys() | got.keys()) - {APPLIED}:  # the worker's, by its batches
             if key.startswith(b"\x00"):
                 assert orjson.loads(got.get(key, b"null")) == orjson.loads(
                     want.get(key, b"null")

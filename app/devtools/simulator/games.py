@@ -250,8 +250,6 @@ def roulette_straight_rtp(lightning: bool = False) -> float:
 
 # --- baccarat -------------------------------------------------------------------------------
 
-#: Eight decks, standard tableau (wizardofodds): banker 45.86%, player 44.62%, tie 9.52%.
-BACCARAT_RESULTS = (("BANKER", 0.458597), ("PLAYER", 0.446247), ("TIE", 0.095156))
 BACCARAT_BETS = (("banker", 0.50), ("player", 0.40), ("tie", 0.10))
 
 

@@ -5,7 +5,7 @@ with the contract's single-object encoding, exactly as a studio would send them.
 are not awaited one by one: aiokafka batches them (``linger_ms``) and a done-callback counts
 acknowledgements, so the rate is limited by encoding, not by round trips.
 
-Topics must exist (``python scripts/topics.py create``): a producer that sends to a missing topic
+Topics must exist (``pitboss topics create``): a producer that sends to a missing topic
 makes the local broker auto-create it with one partition, which breaks co-partitioning,
 so we check first and refuse.
 """
@@ -108,7 +108,7 @@ async def check_topics(settings: Settings, names: Iterable[str]) -> None:
     if missing:
         raise AdminError(
             f"topic(s) {', '.join(missing)} do not exist: create them first "
-            "(`python scripts/topics.py create`); the simulator never auto-creates topics"
+            "(`pitboss topics create`); the simulator never auto-creates topics"
         )
 
 

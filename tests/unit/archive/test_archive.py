@@ -371,6 +371,8 @@ def test_request_parameters_are_checked_and_cursors_round_trip():
         {"limit": "5000"},
         {"decision": "REWARD_GIVEN"},
         {"from": "yesterday"},
+        {"from": "2026-11-22T00:00:00"},  # no zone: refused, not guessed
+        {"to": "99999999999999999999"},  # out of range: a 400, not a 500
         {"from": "2026-11-22T00:00:00Z", "to": "2026-11-21T00:00:00Z"},
         {"before": "not-a-cursor"},
     ):

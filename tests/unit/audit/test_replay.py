@@ -9,21 +9,17 @@ from collections.abc import Callable, Sequence
 import orjson
 import pytest
 
-from app.audit.replay import (
-    Record,
-    Report,
-    Revision,
-    RevisionBook,
-    Window,
-    identity,
-    replay_records,
-)
+from app.audit import offline
+from app.audit.model import ReplayRange, ReplayRecord
+from app.audit.offline import Journal
+from app.audit.replay import replay_records
+from app.audit.report import Report, identity
+from app.audit.revisions import Revision, RevisionBook
 from app.contract.codec import AvroCodec
-from app.core import Decisions, Engine
+from app.core import Engine
 from app.core.rules import Ruleset
 from app.devtools.simulator import generate_events, make_players, player_profiles
-from app.pipeline.decide import decide_partition
-from app.pipeline.ingest import Ingest, partition_for
+from app.pipeline.ingest import Ingest
 from app.rules import DEFAULT_RULESET_PATH, compile_document, default_document
 from app.rules.versioning import assign_versions
 from app.settings import TopicNames
@@ -33,7 +29,6 @@ from tests.support.factories import profile as factory_profile
 TOPICS = TopicNames.from_env({})
 PARTITIONS = 3
 START = ms("2026-11-22T10:00:00Z")
-Journal = dict[int, list[tuple[int, dict]]]
 
 
 def make_engine(ruleset: Ruleset) -> Engine:
@@ -51,66 +46,22 @@ def doubled_natural_xp() -> dict:
     return doc
 
 
-def records_of(events: Sequence[dict], profiles: Sequence[dict] = ()) -> list[Record]:
-    """Events (and profiles first) as Kafka would hold them: keyed by player, on the
-    player's partition, stamped 50 ms after they happened."""
-    codecs = {TOPICS.table_events: AvroCodec("TableEvent"), TOPICS.player_profiles: None}
-    profile_codec = AvroCodec("PlayerProfile")
-    offsets: dict[tuple[str, int], int] = {}
-    out = []
-    for topic, record, at in [
-        *((TOPICS.player_profiles, p, START - 1000) for p in profiles),
-        *((TOPICS.table_events, e, e["occurred_at"] + 50) for e in events),
-    ]:
-        key = record["player_id"] or record["table_id"]
-        partition = partition_for(key, PARTITIONS)
-        offset = offsets.get((topic, partition), 0)
-        offsets[topic, partition] = offset + 1
-        codec = codecs[topic] or profile_codec
-        out.append(Record(topic, partition, offset, key.encode(), codec.encode(record), at))
-    return out
+INGEST = Ingest(TOPICS, PARTITIONS)
 
 
-def work(records: Sequence[Record], engine_at: Callable[[int], Engine], batch: int = 7) -> Journal:
-    """What a worker journals for the records, in micro-batches of ``batch`` in offset order
-    (the replay cuts its chunks differently): the engine is the one ``engine_at`` gives for
-    the batch's last Kafka timestamp, and the clock is a wall clock far from event time."""
-    ingest = Ingest(TOPICS, PARTITIONS)
-    states: dict[int, dict[bytes, bytes]] = {p: {} for p in range(PARTITIONS)}
-    profiles: dict[int, dict[bytes, bytes]] = {p: {} for p in range(PARTITIONS)}
-    journal: Journal = {p: [] for p in range(PARTITIONS)}
-    ordered = sorted(records, key=lambda r: (r.timestamp_ms, r.topic != TOPICS.player_profiles))
-    for i in range(0, len(ordered), batch):
-        chunk = ordered[i : i + batch]
-        now = 4_000_000_000_000 + i
-        sorted_batch = ingest.sort(chunk, now)
-        engine = engine_at(chunk[-1].timestamp_ms)
-        for p in sorted_batch.events.keys() | sorted_batch.forgets.keys():
-            out = Decisions()
-            result = decide_partition(
-                engine,
-                p,
-                sorted_batch.events.get(p, {}),
-                sorted_batch.forgets.get(p, set()),
-                sorted_batch,
-                now,
-                out,
-                lambda keys, p=p: {k: states[p][k] for k in keys if k in states[p]},
-                lambda keys, p=p: {k: profiles[p][k] for k in keys if k in profiles[p]},
-            )
-            for key, value in result.written.items():
-                states[p][key] = value
-            journal[p].extend((len(journal[p]), entry) for entry in out.journal)
-        for entry in sorted_batch.rejected:  # journaled under the player, like the worker
-            p = partition_for(entry["player_id"], PARTITIONS)
-            journal[p].append((len(journal[p]), entry))
-        for p, changed in sorted_batch.profiles.items():
-            profiles[p].update({k.encode(): orjson.dumps(v) for k, v in changed.items()})
-    return journal
+def records_of(events: Sequence[dict], profiles: Sequence[dict] = ()) -> list[ReplayRecord]:
+    return offline.records_of(INGEST, events, profiles, START - 1000)
+
+
+def work(
+    records: Sequence[ReplayRecord], engine_at: Callable[[int], Engine], batch: int = 7
+) -> Journal:
+    """What a worker journals, in micro-batches of ``batch`` (the replay cuts its own)."""
+    return offline.worker_journal(INGEST, records, engine_at, batch)
 
 
 @pytest.fixture(scope="module")
-def play() -> tuple[list[Record], Journal, RevisionBook]:
+def play() -> tuple[list[ReplayRecord], Journal, RevisionBook]:
     """Simulated play of 12 players with profiles, a few sure naturals, under revision 1."""
     players = make_players(12, seed=3)
     events = generate_events(700, seed=3, start_ms=START, players=12, tables=3)
@@ -129,7 +80,7 @@ def play() -> tuple[list[Record], Journal, RevisionBook]:
 
 def replay(records, journal, book, window=None, candidate=None) -> Report:
     ingest = Ingest(TOPICS, PARTITIONS)
-    return replay_records(ingest, book, window or Window(), records, journal, candidate)
+    return replay_records(ingest, book, window or ReplayRange(), records, journal, candidate)
 
 
 def entries(journal: Journal) -> list[dict]:
@@ -230,7 +181,7 @@ def test_an_event_time_range_compares_only_its_decisions_after_a_warm_up(play):
     everything = replay(records, journal, book)
     times = sorted(e["event_time"] for e in entries(journal) if e["event_ids"])
     middle = times[len(times) // 2]
-    window = Window(from_ms=middle, to_ms=middle + 10 * 60_000)
+    window = ReplayRange(from_ms=middle, to_ms=middle + 10 * 60_000)
     report = replay(records, journal, book, window)
     assert report.mismatch_total == 0 and report.unreplayed == 0
     assert 0 < report.in_range < everything.in_range and report.warmup_before > 0
@@ -311,7 +262,7 @@ def test_an_offset_range_stops_at_its_end_and_places_decisions_by_their_deciding
         for p in range(PARTITIONS)
     }
     offsets = {p: (n // 3, 2 * n // 3) for p, n in counts.items()}
-    window = Window(offsets=offsets)
+    window = ReplayRange(offsets=offsets)
     read = [
         r for r in records if r.topic != TOPICS.table_events or r.offset < offsets[r.partition][1]
     ]
@@ -331,7 +282,7 @@ def test_a_profile_changed_mid_play_applies_from_its_own_time(play):
     player = middle.key.decode()
     excluded = factory_profile(player, self_excluded=True)
     codec = AvroCodec("PlayerProfile")
-    change = Record(
+    change = ReplayRecord(
         TOPICS.player_profiles,
         middle.partition,
         10_000,

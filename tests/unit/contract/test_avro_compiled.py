@@ -17,15 +17,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.audit.replay import Record
 from app.contract.codec import AvroCodec
 from app.contract.compiled import UnsupportedSchema, compile_reader, compile_writer, zigzag
 from app.contract.schemas import catalog
 from app.core import Decisions, Engine, PlayerState
 from app.core.engine import group_by_player
 from app.devtools.simulator import generate_events, make_players, player_profiles
-from app.pipeline.ingest import dead_letter
+from app.pipeline.ingest import RawRecord, dead_letter
 from app.rules import default_ruleset
+from app.security.access import Decision
+from app.security.access_log import access_entry
+from app.security.principal import Kind, Principal
+from tests.support.hypothesis_profiles import examples
 
 SCHEMAS = [info.name for info in catalog()]
 START = 1_795_327_200_000
@@ -72,7 +75,7 @@ def values(schema: Any, named: dict[str, Any]) -> st.SearchStrategy:
 
 
 @pytest.mark.parametrize("name", SCHEMAS)
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(data=st.data())
 def test_random_valid_records_encode_and_decode_as_fastavro_does(name, data):
     parsed = catalog().get(name).parsed
@@ -88,7 +91,7 @@ def fastavro_record(parsed: Any, data: bytes) -> dict:
 
 
 @pytest.mark.parametrize("name", SCHEMAS)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(data=st.binary(max_size=200))
 def test_on_any_bytes_the_reader_refuses_or_reads_what_fastavro_reads(name, data):
     parsed = catalog().get(name).parsed
@@ -112,7 +115,10 @@ def produced() -> dict[str, list[dict]]:
     for player_id, mine in group_by_player([e for e in events if e["player_id"]]).items():
         engine.decide(states.setdefault(player_id, PlayerState()), mine, None, START, out)
     letter = dead_letter(
-        Record("table-events", 3, 42, b"p-1", b"\xc3\x01garbage", START), "UNDECODABLE", "x", START
+        RawRecord("table-events", 3, 42, b"p-1", b"\xc3\x01garbage", START),
+        "UNDECODABLE",
+        "x",
+        START,
     )
     return {
         "TableEvent": events,
@@ -121,6 +127,26 @@ def produced() -> dict[str, list[dict]]:
         "JournalEntry": out.journal,
         "CoolDown": out.cooldowns,
         "DeadLetter": [letter],
+        "AccessLogEntry": [
+            access_entry(
+                request_id="r-1",
+                occurred_at=START,
+                principal=Principal("alice", Kind.STAFF, frozenset({"support"})),
+                permission="player.read",
+                action="GET /pitboss/players/{player_id}/",
+                decision=Decision(True, "granted by role support", ("harm_flags",)),
+                player_id="p-1",
+                remote="127.0.0.1",
+            ),
+            access_entry(
+                request_id="r-2",
+                occurred_at=START,
+                principal=None,
+                permission=None,
+                action="GET /pitboss/stats/",
+                decision=Decision(False, "no credentials"),
+            ),
+        ],
     }
 
 

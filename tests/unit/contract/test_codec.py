@@ -1,4 +1,4 @@
-"""AvroCodec: interoperability with Apache Avro, bad bytes, schema evolution, Faust, Confluent.
+"""AvroCodec: interoperability with Apache Avro, bad bytes, schema evolution, Confluent.
 
 No broker is needed. The Confluent-compatible registry is a tiny in-test HTTP server speaking
 the two endpoints the codec uses, because no Confluent-compatible registry can be installed
@@ -22,23 +22,36 @@ from typing import Any
 
 import avro.io
 import avro.schema
-import fastavro
 import pytest
-from faust.serializers import codecs as faust_codecs
 
-from app.contract.codec import (
-    SAMPLE_BET_SETTLED,
-    AvroCodec,
-    DecodeError,
-    SchemaRegistryError,
-    faust_codec_class,
-    register_faust_codecs,
-)
+from app.contract.codec import AvroCodec
+from app.contract.errors import DecodeError
+from app.contract.registry import SchemaRegistryError
 from app.contract.schemas import SchemaCatalog, get_schema, load_schemas, make_schema_info
+from tests.support.writer_schemas import single_object, table_event_version
 from tests.unit.contract.test_schemas import JAVA_FINGERPRINTS
 
 T0 = 1_732_300_000_123
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: A typical event; the Java-encoded bytes below carry it with event_id "evt-java-0001".
+SAMPLE_BET_SETTLED: dict[str, Any] = {
+    "event_id": "evo-bj07-r99812-p000123-settle",
+    "event_type": "BET_SETTLED",
+    "occurred_at": 1732300000123,
+    "studio_id": "studio-riga",
+    "table_id": "bj-07",
+    "dealer_id": "dealer-42",
+    "game": "BLACKJACK",
+    "game_variant": "Infinite Blackjack",
+    "round_id": "r-99812",
+    "player_id": "p-000123",
+    "bet": {"bet_type": "main", "stake_minor": 2500, "currency": "EUR"},
+    "settlement": {"outcome": "WIN", "payout_minor": 6250, "hand": "natural_blackjack"},
+    "chat_text": None,
+    "device": "mobile",
+    "attributes": {"seat": "3"},
+}
 
 SAMPLES: dict[str, dict[str, Any]] = {
     "TableEvent-bet-settled": SAMPLE_BET_SETTLED,
@@ -328,20 +341,6 @@ def test_huge_declared_lengths_do_not_allocate_or_hang():
 # --- schema evolution ---------------------------------------------------------------------
 
 
-def table_event_version(change) -> dict:
-    """A copy of the TableEvent schema JSON with ``change(fields)`` applied."""
-    source = json.loads(json.dumps(get_schema("TableEvent").source))
-    change(source["fields"])
-    return source
-
-
-def single_object(writer_source: dict, record: dict) -> bytes:
-    writer = make_schema_info(writer_source)
-    buf = io.BytesIO()
-    fastavro.schemaless_writer(buf, writer.parsed, record)
-    return writer.header + buf.getvalue()
-
-
 @pytest.fixture
 def schemas() -> SchemaCatalog:
     """A private catalog, so registered writer versions do not leak into other tests."""
@@ -406,58 +405,6 @@ def test_current_schema_still_fast_path_after_registrations(schemas):
     codec = AvroCodec("TableEvent", schemas=schemas)
     assert codec.decode(GOOD) == SAMPLE_BET_SETTLED
     assert get_schema("TableEvent").fingerprint in codec._readers
-
-
-# --- Faust codec --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def faust_registry(monkeypatch) -> dict:
-    """Faust's global codec table, restored after the test."""
-    table = dict(faust_codecs.codecs)
-    monkeypatch.setattr(faust_codecs, "codecs", table)
-    return table
-
-
-def test_faust_codecs_registered_for_every_schema(faust_registry):
-    registered = register_faust_codecs()
-    expected = {f"avro.{n}" for n in ("TableEvent", "PlayerProfile", "Reward", "CoolDown",
-                                       "JournalEntry", "DeadLetter")}  # fmt: skip
-    assert set(registered) == expected
-    assert expected <= set(faust_registry)
-    assert all(isinstance(faust_registry[n], faust_codec_class()) for n in expected)
-
-
-def test_faust_codec_accepts_dict_and_json_text(faust_registry):
-    register_faust_codecs()
-    from_dict = faust_codecs.dumps("avro.TableEvent", SAMPLE_BET_SETTLED)
-    assert from_dict == GOOD
-    assert faust_codecs.dumps("avro.TableEvent", json.dumps(SAMPLE_BET_SETTLED)) == GOOD
-    assert faust_codecs.dumps("avro.TableEvent", json.dumps(SAMPLE_BET_SETTLED).encode()) == GOOD
-    assert faust_codecs.loads("avro.TableEvent", from_dict) == SAMPLE_BET_SETTLED
-    with pytest.raises(ValueError, match="JSON object text"):
-        faust_codecs.dumps("avro.TableEvent", "{not json")
-    with pytest.raises(ValueError, match=r"pitboss\.TableEvent.*table_id"):
-        faust_codecs.dumps("avro.TableEvent", json.dumps(dict(SAMPLE_BET_SETTLED, table_id=1)))
-    with pytest.raises(DecodeError):
-        faust_codecs.loads("avro.TableEvent", b"junk")
-
-
-def test_faust_registration_is_idempotent(faust_registry):
-    first = register_faust_codecs()
-    again = register_faust_codecs()
-    assert all(again[name] is codec for name, codec in first.items())
-    other = register_faust_codecs("http://127.0.0.1:9/")
-    assert other["avro.Reward"] is not first["avro.Reward"]
-    assert faust_registry["avro.Reward"] is other["avro.Reward"]
-
-
-def test_faust_codec_clones_keep_their_schema(faust_registry):
-    codec = register_faust_codecs()["avro.Reward"]
-    chained = codec | faust_codecs.get_codec("binary")
-    assert faust_codecs.get_codec("binary").loads(chained.dumps(SAMPLES["Reward"]))[:10] == (
-        get_schema("Reward").header
-    )
 
 
 # --- Confluent framing against an in-test registry ----------------------------------------

@@ -2,8 +2,8 @@
 
 Single-object encoding names the writer schema only by its fingerprint, so a worker reads
 an older or newer studio's bytes only if that writer schema ships in ``schemas/versions``
-(or a directory in ``PITBOSS_SCHEMA_VERSIONS_DIR``). Unit tests go through ``Ingest.sort``;
-the end-to-end test runs a real worker on the broker.
+(or a directory in ``PITBOSS_SCHEMA_VERSIONS_DIR``). These go through ``Ingest.sort``;
+tests/e2e/test_schema_evolution_e2e.py runs a real worker on the broker.
 """
 
 from __future__ import annotations
@@ -12,49 +12,27 @@ import json
 import os
 import subprocess
 import sys
-import time
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from app.contract.codec import AvroCodec
 from app.contract.schemas import (
-    SCHEMA_DIR,
     VERSIONS_ENV,
-    VERSIONS_SUBDIR,
     SchemaCatalog,
-    SchemaInfo,
     catalog,
     get_schema,
     load_schemas,
     make_schema_info,
 )
-from app.devtools.deployment import Deployment, wait_for
 from app.pipeline.ingest import Ingest, partition_for
 from app.settings import PROJECT_ROOT, Settings
 from tests.support.factories import ms, natural, table_event
-from tests.unit.contract.test_codec import single_object, table_event_version
+from tests.support.writer_schemas import INCOMPATIBLE, VERSIONS, shipped, single_object
 from tests.unit.pipeline.test_ingest import Msg
 
-VERSIONS = SCHEMA_DIR / VERSIONS_SUBDIR
 NOW = ms("2026-11-22T12:00:00Z")
 PARTITIONS = 4
 TOPICS = Settings.from_env({"PITBOSS_PARTITIONS": str(PARTITIONS)}).topics
-
-
-def shipped(version: str) -> SchemaInfo:
-    """The TableEvent writer version shipped as ``schemas/versions/TableEvent.<version>.avsc``."""
-    path = VERSIONS / f"TableEvent.{version}.avsc"
-    return make_schema_info(path.read_text(encoding="utf-8"), path)
-
-
-def _event_id_as_int(fields: list[dict]) -> None:
-    next(f for f in fields if f["name"] == "event_id")["type"] = "int"
-
-
-#: A TableEvent writer no reader can resolve: ``event_id`` is an int, the reader wants a string.
-INCOMPATIBLE: dict[str, Any] = table_event_version(_event_id_as_int)
 
 
 def ingest_reading(schemas: SchemaCatalog) -> Ingest:
@@ -175,60 +153,3 @@ def test_a_version_of_no_current_record_or_a_missing_directory_is_refused(tmp_pa
         load_schemas(extra_versions=[tmp_path])
     with pytest.raises(FileNotFoundError, match="no writer versions directory"):
         load_schemas(extra_versions=[tmp_path / "missing"])
-
-
-# --- end to end -----------------------------------------------------------------------------
-
-
-@pytest.mark.broker
-@pytest.mark.slow
-def test_a_worker_decides_older_and_newer_writers_and_dead_letters_an_incompatible_one(
-    tmp_path: Path,
-):
-    versions = tmp_path / "studio-versions"
-    versions.mkdir()
-    (versions / "TableEvent.bad.avsc").write_text(json.dumps(INCOMPATIBLE))
-    dep = Deployment.create(tmp_path / "state", **{VERSIONS_ENV: str(versions)})
-    try:
-        dep.start_worker()
-        now = int(time.time() * 1000)
-        old = natural(player_id="p-evo-v0", occurred_at=now)
-        new = natural(player_id="p-evo-v2", occurred_at=now)
-        # The tip goes first on p-evo-v2's partition, so it is sorted by the time the
-        # natural after it is decided.
-        tip = table_event(player_id="p-evo-v2", event_type="TIP_PLACED", occurred_at=now)
-        bad = dict(natural(player_id="p-evo-bad", occurred_at=now), event_id=7)
-        records = [
-            ("p-evo-v0", single_object(shipped("v0").source, old)),
-            ("p-evo-v2", single_object(shipped("v2").source, dict(tip, seat=2))),
-            ("p-evo-v2", single_object(shipped("v2").source, dict(new, seat=5))),
-            ("p-evo-bad", single_object(INCOMPATIBLE, bad)),
-        ]
-        dep.produce(dep.settings.topics.table_events, [(k.encode(), v, None) for k, v in records])
-
-        players = {"p-evo-v0", "p-evo-v2"}
-        rewards = dep.consume(
-            dep.settings.topics.rewards,
-            "Reward",
-            lambda rs: {r["player_id"] for r in rs} >= players,
-        )
-        by_player = {r["player_id"]: r for r in rewards}
-        for event in (old, new):
-            reward = by_player[event["player_id"]]
-            assert reward["rule_id"] == "first-natural-blackjack-of-day"
-            assert reward["trigger_event_ids"] == [event["event_id"]]
-
-        letters = dep.consume(
-            dep.settings.topics.dead_letters,
-            "DeadLetter",
-            lambda ls: any(x["key"] == b"p-evo-bad" for x in ls),
-        )
-        assert [x["key"] for x in letters] == [b"p-evo-bad"]  # not the tip
-        [letter] = letters
-        assert letter["value"] == records[-1][1]
-        assert letter["error"] == "UNDECODABLE"
-        assert "cannot be read as the current pitboss.TableEvent" in letter["reason"]
-        assert "int is not string" in letter["reason"]
-        wait_for(lambda: dep.view("/pitboss/stats/")["totals"]["table_level"], what="the tip")
-    finally:
-        dep.stop_all()

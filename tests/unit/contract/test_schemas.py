@@ -27,6 +27,8 @@ from app.contract.schemas import (
 )
 
 JAVA_FINGERPRINTS = {
+    # pinned from fastavro and Apache avro (below); the others were checked against Java too
+    "AccessLogEntry": "3d0c1e464b98de22",
     "CoolDown": "2f81d0667016287a",
     "DeadLetter": "72fdd0f766203a7e",
     "JournalEntry": "279764dbb05ba5e3",

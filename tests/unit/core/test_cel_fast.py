@@ -16,6 +16,7 @@ from app.core.cel import Bound, compile_expression
 from app.core.cel_fast import Defer, compile_fast
 from app.devtools.simulator import generate_events
 from app.rules import default_document
+from tests.support.hypothesis_profiles import examples
 
 EVENTS = generate_events(400, seed=11, start_ms=1_795_327_200_000, players=30, tables=4)
 PROFILES = [
@@ -123,7 +124,7 @@ def same(fast_value: object, result: object) -> bool:
     return type(fast_value) is type(value) and fast_value == value
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(
     source=expressions,
     event=st.sampled_from(EVENTS),

@@ -143,7 +143,7 @@ def test_an_event_later_than_the_lateness_is_journaled_not_decided():
     assert out.late == 1 and out.events == 2
 
 
-def test_a_players_events_in_a_batch_are_decided_in_event_time_order():
+def test_a_players_events_are_decided_in_record_order_whatever_the_batches():
     streak = ruleset(
         """
         rules:
@@ -162,8 +162,16 @@ def test_a_players_events_in_a_batch_are_decided_in_event_time_order():
         settled("LOSS", occurred_at=t + 1000),
         settled("LOSS", occurred_at=t + 2000),
     ]
-    _, out = run(Engine(streak), arrived)
-    assert len(out.rewards) == 1  # by event time: WIN, LOSS, LOSS, LOSS
+    _, together = run(Engine(streak), arrived)
+    engine, state, apart = Engine(streak), PlayerState(), []
+    for event in arrived:  # one batch per event
+        state, out = run(engine, [event], state=state)
+        apart += out.rewards
+    # as they arrived: LOSS, then the WIN resets the streak, LOSS, LOSS: two, not three
+    assert together.rewards == apart == []
+    # the same events in event-time order make the streak
+    _, ordered = run(Engine(streak), sorted(arrived, key=lambda e: e["occurred_at"]))
+    assert len(ordered.rewards) == 1
 
 
 def four_weeks_of_play(games: tuple[str, ...]) -> list[dict]:

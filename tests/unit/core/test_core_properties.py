@@ -10,11 +10,14 @@ from app.core.engine import group_by_player
 from app.devtools.simulator import generate_events
 from app.pipeline.ingest import PLAYER_EVENT_TYPES
 from tests.support.factories import ms, settled
+from tests.support.hypothesis_profiles import examples
 from tests.support.rulesets import PLAYER, default_engine, ruleset
 
 START = ms("2026-11-21T20:00:00Z")  # spans the promo window's end and a day change
 CLOCKS = {"issued_at", "recorded_at"}
-PROPS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(
+    max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def play(seed: int, players: int = 6, count: int = 1500) -> dict[str, list[dict]]:

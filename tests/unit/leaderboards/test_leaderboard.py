@@ -13,11 +13,15 @@ from hypothesis import strategies as st
 from app.leaderboards.board import (
     BadScore,
     Board,
+    BoardKey,
     Entry,
     ScoreUpdate,
     apply,
+    board_key,
+    changed_boards,
     encode_score,
     expired,
+    parse_board_key,
     parse_score,
     period_end,
 )
@@ -166,6 +170,37 @@ def test_the_board_is_the_true_top_n_of_the_final_totals(steps, top, cut):
         (p, totals[p], reached[p]) for p in expected
     ]
     assert apply(raw, updates) == raw  # a late re-delivery of everything changes nothing
+
+
+def test_only_boards_an_update_changes_are_written():
+    daily, weekly = b"points-daily:ALL:2026-11-22", b"points-weekly:ALL:2026-W47"
+    stored = {daily: apply(None, [ScoreUpdate("ann", 10, 1_000, 3)])}
+    changed = changed_boards(
+        stored,
+        {
+            daily: [ScoreUpdate("ann", 5, 2_000, 3)],  # a lower, late total: no difference
+            weekly: [ScoreUpdate("bob", 7, 1_500, 3)],  # a new board
+        },
+    )
+    assert list(changed) == [weekly]
+    assert rows(changed[weekly]) == [("bob", 7)]
+    assert changed_boards(stored, {daily: [ScoreUpdate("bob", 11, 3_000, 3)]}) == {
+        daily: apply(stored[daily], [ScoreUpdate("bob", 11, 3_000, 3)])
+    }
+
+
+def test_a_board_key_is_made_in_one_place_and_parsed_back():
+    key = board_key("points-per-game-daily", "BLACKJACK", "2026-11-22")
+    assert key == "points-per-game-daily:BLACKJACK:2026-11-22"
+    assert parse_board_key(key) == BoardKey("points-per-game-daily", "BLACKJACK", "2026-11-22")
+    assert parse_board_key(board_key("points-weekly", "ALL", "2026-W47")).period == "2026-W47"
+
+
+@pytest.mark.parametrize("key", ["", "points", "points:ALL", "a:b:c:d", "points::ever", ":ALL:x"])
+def test_anything_else_is_not_a_board_key(key):
+    with pytest.raises(ValueError, match="not a board key"):
+        parse_board_key(key)
+    assert period_end(key) is None
 
 
 def test_a_board_period_ends_on_its_last_day_and_ever_never_ends():

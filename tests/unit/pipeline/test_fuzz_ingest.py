@@ -6,8 +6,9 @@ Each record is sorted alone (it must land exactly once) and the batch as a whole
 be the sum of its records; only profiles and forgets coalesce per player, as documented on
 ``SortedBatch``). Dead letters keep the original bytes and say why.
 
-``PITBOSS_FUZZ_EXAMPLES`` sets the examples per test (default: a few seconds in all), e.g.
-``PITBOSS_FUZZ_EXAMPLES=20000 .venv/bin/pytest tests/test_fuzz_ingest.py``.
+``PITBOSS_FUZZ_EXAMPLES`` sets the examples per test (default: a few seconds in all, a tenth
+of that under the fast hypothesis profile), e.g.
+``PITBOSS_FUZZ_EXAMPLES=20000 .venv/bin/pytest tests/unit/pipeline/test_fuzz_ingest.py``.
 """
 
 from __future__ import annotations
@@ -33,18 +34,12 @@ from app.pipeline.ingest import (
     SortedBatch,
 )
 from tests.support.factories import profile
-from tests.unit.contract.test_codec import single_object
-from tests.unit.contract.test_schema_evolution import (
-    INCOMPATIBLE,
-    NOW,
-    PARTITIONS,
-    TOPICS,
-    ingest_reading,
-    shipped,
-)
+from tests.support.hypothesis_profiles import examples
+from tests.support.writer_schemas import INCOMPATIBLE, shipped, single_object
+from tests.unit.contract.test_schema_evolution import NOW, PARTITIONS, TOPICS, ingest_reading
 from tests.unit.pipeline.test_ingest import Msg
 
-EXAMPLES = int(os.environ.get("PITBOSS_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("PITBOSS_FUZZ_EXAMPLES", examples(150)))
 # The time bound is on CPU time without garbage collection, not hypothesis' wall-clock
 # deadline: on the shared 2-core machine a 6 ms example once took 480 ms of wall time.
 FUZZ = settings(
@@ -261,6 +256,8 @@ def merged(singles: Sequence[SortedBatch]) -> SortedBatch:
         out.table_level += one.table_level
         for event_id, msg in one.origins.items():
             out.origins.setdefault(event_id, msg)
+        for part, steps in one.steps.items():
+            out.steps.setdefault(part, []).extend(steps)
     return out
 
 

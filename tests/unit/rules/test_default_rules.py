@@ -183,7 +183,8 @@ def test_xp_crossing_a_level_threshold_is_journaled_as_level_up():
 
 
 def test_every_decision_names_its_rule_and_version():
-    events = [bet(game="BACCARAT", bet_type="banker", at=T0 + i) for i in range(3)] + [natural()]
+    events = [bet(game="BACCARAT", bet_type="banker", at=T0 + i) for i in range(3)]
+    events.append(natural(occurred_at=T0 + 3))
     _, out = run(default_engine(), events)
     assert out.journal
     for entry in out.journal:

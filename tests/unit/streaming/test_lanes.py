@@ -3,7 +3,7 @@
 Faust's flow control clears the agents' queues when the flow resumes after a rebalance,
 which can come after its seek to the committed offsets: a batch cleared then was never
 decided, and a later batch decided before it is read again would make it look
-re-delivered (tests/test_broker_outage_e2e.py caught this as lost decisions). The e2e
+re-delivered (tests/e2e/test_broker_outage_e2e.py caught this as lost decisions). The e2e
 test causes it for real; these pin the two halves of the guard down.
 """
 
@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 from mode.utils.queues import FlowControlEvent
 
-from app.streaming.consumer import Batch, Consumer, _LaneQueue, fetches
+from app.streaming.consumer import Consumer, LaneBatch, _LaneQueue, fetches
 
 
 def test_resuming_the_flow_reports_the_batches_it_cleared():
@@ -42,13 +42,13 @@ def test_a_drop_bumps_the_epoch_and_asks_for_a_seek():
 
 
 def test_batches_of_an_older_epoch_or_generation_are_skipped_unacknowledged():
-    acked: list[Batch] = []
+    acked: list[LaneBatch] = []
     consumer = SimpleNamespace(lane_epoch=2, ack_batch=acked.append)
     app = SimpleNamespace(consumer_generation_id=5, consumer=consumer)
     batches = [
-        Batch(["before the drop"], 5, 1),
-        Batch(["an older generation"], 4, 2),
-        Batch(["after the seek"], 5, 2),
+        LaneBatch(["before the drop"], 5, 1),
+        LaneBatch(["an older generation"], 4, 2),
+        LaneBatch(["after the seek"], 5, 2),
     ]
 
     class Stream:

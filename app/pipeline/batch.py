@@ -1,0 +1,312 @@
+"""One micro-batch of raw records through ingest and the decision core: what to write and
+what to publish. No Faust, no I/O but the two tables read through ``Store``, so the worker
+(``agents/decide.py``), the audit replay, the crash tests' reference and the benchmarks run
+this one procedure.
+
+Each partition's records are walked in record order, so the result is what deciding them
+one at a time would give, however the sequence was cut into batches: a profile applies from
+its record on, an erasure from its record on, and a cool-down ends once the partition's
+event time (``keys.WATERMARK``) has passed it (docs/architecture.md, "Determinism across
+batch boundaries").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+
+from app.core import Decisions, Engine, PlayerState, outputs
+from app.core.ids import erased_marker
+from app.pipeline.ingest import Ingest, Message, SortedBatch, StepKind, dead_letter
+from app.pipeline.keys import APPLIED, COOLDOWN_INDEX, ERASED, WATERMARK
+from app.pipeline.store import Store, Writes
+
+log = logging.getLogger(__name__)
+
+#: The engine to decide an event with (the audit replay's rules in force per event).
+EnginePicker = Callable[[dict, Message], Engine]
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """Everything a batch wants written and published, and what it counted."""
+
+    #: the batch as ingest sorted it: forwards, rejected events, table-level events
+    batch: SortedBatch
+    decisions: Decisions = field(default_factory=Decisions)
+    #: player-state table writes, the reserved keys (``app.pipeline.keys``) included
+    states: Writes = field(default_factory=dict)
+    profiles: Writes = field(default_factory=dict)
+    #: ingest's dead letters, then the events of players whose decisions raised:
+    #: (original key, DeadLetter record)
+    dead_letters: list[tuple[bytes | None, dict]] = field(default_factory=list)
+    #: records whose effects the tables already held (re-delivered), skipped
+    redelivered: int = 0
+    #: events of erased players: decided nothing, journaled nothing
+    erased_events: int = 0
+
+    @property
+    def journal(self) -> list[dict]:
+        """Every journal entry of the batch: rejected events, then decisions."""
+        return [*self.batch.rejected, *self.decisions.journal]
+
+
+@dataclass(slots=True)
+class _Player:
+    """One player's share of a partition's batch, decided in segments: consecutive events
+    under one profile and one engine."""
+
+    key: bytes
+    profile: dict | None
+    state: PlayerState | None = None
+    out: Decisions = field(default_factory=Decisions)
+    engine: Engine | None = None
+    events: list[dict] = field(default_factory=list)
+    times: list[int] = field(default_factory=list)
+    #: the records of every event of this batch given to the core (dead-lettered on failure)
+    records: list[Message] = field(default_factory=list)
+    failure: Exception | None = None
+    erased: bool = False
+    #: PLAYER_ERASED entries: journaled even when their decisions raised
+    erasures: list[dict] = field(default_factory=list)
+
+
+class BatchDecider:
+    """Decides batches of raw records (anything with Kafka's record attributes) against the
+    player-state and profile tables; writes nothing itself (``BatchResult``)."""
+
+    def __init__(self, ingest: Ingest, states: Store, profiles: Store) -> None:
+        self.ingest = ingest
+        self.states = states
+        self.profiles = profiles
+
+    def decide(
+        self,
+        records: Sequence[Message],
+        now_ms: int,
+        engine: Engine,
+        pick: EnginePicker | None = None,
+    ) -> BatchResult:
+        """Skip what the tables already hold, sort, then decide each partition.
+
+        ``pick``: the engine per event, called in record order (default: ``engine`` for
+        all); ``engine`` then ends the cool-downs of players without events in the batch.
+        Raises what ingest raises (an unreachable schema registry) before deciding anything.
+        """
+        fresh, applied, redelivered = self._skip_applied(records)
+        batch = self.ingest.sort(fresh, now_ms)
+        result = BatchResult(batch, redelivered=redelivered)
+        result.dead_letters.extend(batch.dead_letters)
+        for partition in sorted(batch.steps):
+            self._partition(partition, batch, now_ms, engine, pick, result)
+        for partition, offsets in applied.items():  # with the states: one write, in order
+            result.states.setdefault(partition, {})[APPLIED] = orjson.dumps(offsets)
+        return result
+
+    def _skip_applied(
+        self, records: Iterable[Message]
+    ) -> tuple[list[Message], dict[int, dict[str, int]], int]:
+        """The records whose effects are not in the tables yet; per partition that had any,
+        the applied offsets to write once they are; and how many were skipped. Profiles
+        too: an old profile read again after a newer one would decide with stale traits."""
+        fresh: list[Message] = []
+        marks: dict[int, dict[str, int]] = {}
+        changed: set[int] = set()
+        skipped = 0
+        for msg in records:
+            mark = marks.get(msg.partition)
+            if mark is None:
+                raw = self.states.get_many(msg.partition, [APPLIED]).get(APPLIED)
+                mark = marks[msg.partition] = orjson.loads(raw or b"{}")
+            if msg.offset <= mark.get(msg.topic, -1):
+                skipped += 1
+                continue
+            mark[msg.topic] = msg.offset
+            changed.add(msg.partition)
+            fresh.append(msg)
+        return fresh, {partition: marks[partition] for partition in changed}, skipped
+
+    def _partition(
+        self,
+        partition: int,
+        batch: SortedBatch,
+        now_ms: int,
+        engine: Engine,
+        pick: EnginePicker | None,
+        result: BatchResult,
+    ) -> None:
+        """Walk one partition's records in order; then end every cool-down its event time
+        has passed, and say what to write."""
+        steps = batch.steps[partition]
+        ids = list(dict.fromkeys(step.player_id for step in steps))
+        keys = [pid.encode() for pid in ids]
+        stored = self.states.get_many(partition, [*keys, COOLDOWN_INDEX, ERASED, WATERMARK])
+        stored_profiles = self.profiles.get_many(partition, keys)
+        index: dict[str, int] = orjson.loads(stored.get(COOLDOWN_INDEX) or b"{}")
+        erased = set(orjson.loads(stored.get(ERASED) or b"[]"))
+        watermark: int = orjson.loads(stored.get(WATERMARK) or b"0")
+        stored_keys = (dict(index), len(erased), watermark)
+        writes = result.states.setdefault(partition, {})
+        profile_writes: dict[bytes, bytes | None] = {}
+        players: dict[str, _Player] = {}
+        for step in steps:
+            player_id = step.player_id
+            player = players.get(player_id)
+            if player is None:
+                key = player_id.encode()
+                raw = stored_profiles.get(key)
+                profile = None if raw is None else orjson.loads(raw)
+                player = players[player_id] = _Player(key, profile)
+            if step.kind is StepKind.EVENT:
+                before, watermark = watermark, max(watermark, step.value["occurred_at"])
+                chosen = engine if pick is None else pick(step.value, step.msg)
+                if erased_marker(player_id) in erased:
+                    result.erased_events += 1  # no decisions, and no journal of them
+                    continue
+                if player.engine is not chosen:
+                    self._decide(player, stored, now_ms)
+                    player.engine = chosen
+                player.events.append(step.value)
+                player.times.append(before)
+                player.records.append(step.msg)
+                continue
+            self._decide(player, stored, now_ms)
+            if step.kind is StepKind.PROFILE:
+                player.profile = step.value
+                value = step.value
+                profile_writes[player.key] = None if value is None else orjson.dumps(value)
+            else:  # a cool-down the partition's time has passed ends before the erasure
+                self._end_due_cooldown(player, stored, watermark, now_ms, engine)
+                self._erase(player_id, player, erased, index, now_ms)
+                profile_writes[player.key] = None
+        for player in players.values():
+            self._decide(player, stored, now_ms)
+        self._settle(partition, players, index, watermark, now_ms, engine, result)
+        out = result.decisions
+        for player in players.values():
+            if player.failure is None:
+                _extend(out, player.out)
+            out.journal += player.erasures
+        if index != stored_keys[0]:
+            writes[COOLDOWN_INDEX] = (
+                orjson.dumps(index, option=orjson.OPT_SORT_KEYS) if index else None
+            )
+        if len(erased) != stored_keys[1]:
+            writes[ERASED] = orjson.dumps(sorted(erased))
+        if watermark != stored_keys[2]:
+            writes[WATERMARK] = orjson.dumps(watermark)
+        if profile_writes:
+            result.profiles[partition] = profile_writes
+
+    def _decide(self, player: _Player, stored: Mapping[bytes, bytes], now_ms: int) -> None:
+        """Run the core on the player's pending events; a player whose decisions raise is
+        decided no further in this batch (``_settle`` dead-letters their events)."""
+        if not player.events:
+            return
+        events, times, player.events, player.times = player.events, player.times, [], []
+        if player.failure is not None or player.engine is None:
+            return
+        try:  # a stored state that cannot be read fails this player alone, like the core
+            if player.state is None:
+                player.state = PlayerState.from_bytes(stored.get(player.key))
+            player.engine.decide(player.state, events, player.profile, now_ms, player.out, times)
+        except Exception as exc:  # one player's failure must not stop (or drop) the others
+            log.exception(
+                "deciding for player %s failed; their events go to dead-letters",
+                events[0]["player_id"],
+            )
+            player.failure = exc
+
+    def _end_due_cooldown(
+        self,
+        player: _Player,
+        stored: Mapping[bytes, bytes],
+        watermark: int,
+        now_ms: int,
+        engine: Engine,
+    ) -> None:
+        if player.failure is not None or player.erased:  # an erased player has no state
+            return
+        if player.state is None:
+            player.state = PlayerState.from_bytes(stored.get(player.key))
+        ending = player.engine or engine
+        ending.end_cooldown_if_over(
+            player.key.decode(), player.state, watermark, now_ms, player.out
+        )
+
+    def _erase(
+        self,
+        player_id: str,
+        player: _Player,
+        erased: set[str],
+        index: dict[str, int],
+        now_ms: int,
+    ) -> None:
+        """Forget a player: tombstone their state and profile, remember only a hash."""
+        player.state = None
+        player.profile = None
+        player.erased = True  # what they were decided before their erasure still stands
+        index.pop(player_id, None)
+        erased.add(erased_marker(player_id))
+        player.erasures.append(outputs.player_erased(player_id, now_ms))
+        log.info("erased player %s (state and profile tombstoned)", player_id)
+
+    def _settle(
+        self,
+        partition: int,
+        players: dict[str, _Player],
+        index: dict[str, int],
+        watermark: int,
+        now_ms: int,
+        engine: Engine,
+        result: BatchResult,
+    ) -> None:
+        """Index the players' cool-downs, end every one the partition's event time has
+        passed (quiet players' too), and put each decided state (or tombstone) in writes."""
+        writes = result.states[partition]
+        for player_id, player in players.items():
+            if player.failure is not None:
+                reason = f"the decision core failed on this player's events: {player.failure!r}"
+                for msg in player.records:
+                    result.dead_letters.append((msg.key, dead_letter(msg, "OTHER", reason, now_ms)))
+            if player.erased:
+                writes[player.key] = None
+            elif player.failure is None and player.state is not None:
+                cooldown = player.state.cooldown
+                if cooldown is None:
+                    index.pop(player_id, None)
+                else:
+                    index[player_id] = cooldown.ends_at
+        due = [pid for pid, ends_at in index.items() if ends_at <= watermark]
+        quiet = [
+            pid
+            for pid in due
+            if pid not in players or (players[pid].state is None and players[pid].failure is None)
+        ]
+        if quiet:
+            quiet_states = self.states.get_many(partition, [pid.encode() for pid in quiet])
+            for player_id in quiet:
+                player = players.setdefault(player_id, _Player(player_id.encode(), None))
+                player.state = PlayerState.from_bytes(quiet_states.get(player.key))
+        for player_id in due:
+            player = players[player_id]
+            if player.failure is None and player.state is not None:
+                ending = player.engine or engine
+                ending.end_cooldown_if_over(player_id, player.state, watermark, now_ms, player.out)
+                index.pop(player_id, None)
+        for player in players.values():
+            if player.failure is None and not player.erased and player.state is not None:
+                writes[player.key] = player.state.to_bytes()
+
+
+def _extend(out: Decisions, part: Decisions) -> None:
+    out.rewards += part.rewards
+    out.journal += part.journal
+    out.cooldowns += part.cooldowns
+    out.scores += part.scores
+    out.events += part.events
+    out.duplicates += part.duplicates
+    out.late += part.late

@@ -1,0 +1,51 @@
+"""Kafka records of events, profiles and erasures, as a worker's consumer would hand them over:
+on their player's partition, each topic-partition numbered in offset order."""
+
+from __future__ import annotations
+
+from app.contract.codec import AvroCodec
+from app.pipeline.ingest import FORGET_TYPE, RECORD_TYPE_HEADER, RawRecord, partition_for
+from app.settings import TopicNames
+
+TOPICS = TopicNames.from_env({})
+PARTITIONS = 3
+EVENTS = AvroCodec("TableEvent")
+PROFILES = AvroCodec("PlayerProfile")
+
+
+def player_on(partition: int, nth: int = 0) -> str:
+    """The ``nth`` test player id that lives on ``partition``."""
+    found = (f"p-{n:06d}" for n in range(100_000))
+    on = (p for p in found if partition_for(p, PARTITIONS) == partition)
+    for _ in range(nth):
+        next(on)
+    return next(on)
+
+
+class Log:
+    """Appends records the way the topics would hold them."""
+
+    def __init__(self) -> None:
+        self.records: list[RawRecord] = []
+        self._offsets: dict[tuple[str, int], int] = {}
+
+    def _add(self, topic: str, player_id: str, value: bytes | None, at: int, headers=()) -> None:
+        partition = partition_for(player_id, PARTITIONS)
+        offset = self._offsets.get((topic, partition), 0)
+        self._offsets[topic, partition] = offset + 1
+        self.records.append(
+            RawRecord(topic, partition, offset, player_id.encode(), value, at, tuple(headers))
+        )
+
+    def event(self, event: dict) -> dict:
+        self._add(
+            TOPICS.table_events, event["player_id"], EVENTS.encode(event), event["occurred_at"]
+        )
+        return event
+
+    def profile(self, player_id: str, profile: dict | None, at: int) -> None:
+        value = None if profile is None else PROFILES.encode(profile)
+        self._add(TOPICS.player_profiles, player_id, value, at)
+
+    def forget(self, player_id: str, at: int) -> None:
+        self._add(TOPICS.rekeyed, player_id, b"{}", at, [(RECORD_TYPE_HEADER, FORGET_TYPE)])
