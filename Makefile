@@ -43,8 +43,13 @@ install: $(STAMP)
 broker: install
 	$(PY) scripts/broker.py start
 
+# `topics create` needs a token with topics.admin: PITBOSS_TOKEN(_FILE) if given, else an admin
+# token minted from the development identity (docs/security.md, "Commands that change things").
 topics: broker
-	$(VENV)/bin/pitboss topics create
+	@if [ -n "$$PITBOSS_TOKEN$$PITBOSS_TOKEN_FILE" ]; then $(VENV)/bin/pitboss topics create; else \
+	  export PITBOSS_DEV_IDENTITY="$${PITBOSS_DEV_IDENTITY:-$${PITBOSS_STATE_DIR:-.state}/dev-identity}" && \
+	  PITBOSS_TOKEN=$$($(PY) -m app.security mint-token --dir "$$PITBOSS_DEV_IDENTITY" \
+	    --sub make-topics --role admin --ttl 300) $(VENV)/bin/pitboss topics create; fi
 
 # run.py starts the broker itself (if none answers) and creates missing topics, so that on
 # Ctrl-C it stops the broker only if it started it.

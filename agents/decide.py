@@ -20,11 +20,13 @@ from faust.types import StreamT
 
 from agents.rules import feed
 from app.contract.registry import SchemaRegistryError
+from app.metrics.batch import record_batch
 from app.pipeline.batch import BatchDecider, BatchResult
 from app.pipeline.ingest import Ingest, Message
 from app.pipeline.plan import OutputCodecs, output_plan
 from app.rules.live import LiveEngine
 from app.rules.policy import load_policies, runtime_view
+from app.security.erasure_key import erasure_key
 from app.streaming.consumer import fetches, lane
 from app.streaming.faust_app import app, settings
 from app.streaming.outbox import Outbox
@@ -45,7 +47,9 @@ source = app.topic(
 
 registry_url = settings.schema_registry_url or None
 decider = BatchDecider(
-    Ingest(topics, settings.partitions, registry_url), player_state, player_profiles
+    Ingest(topics, settings.partitions, registry_url, erasure_key=erasure_key(settings)),
+    player_state,
+    player_profiles,
 )
 codecs = OutputCodecs(registry_url)
 live = LiveEngine(
@@ -94,7 +98,7 @@ async def process(records: Sequence[Message]) -> None:
     # The profiles before the states: the applied offsets written with the states cover them.
     await asyncio.gather(*(player_profiles.put_many(p, w) for p, w in result.profiles.items()))
     await asyncio.gather(*(player_state.put_many(p, w) for p, w in result.states.items()))
-    count(result)
+    count(result, len(records))
 
 
 async def decide_when_possible(records: Sequence[Message]) -> BatchResult:
@@ -104,12 +108,20 @@ async def decide_when_possible(records: Sequence[Message]) -> BatchResult:
         try:
             return decider.decide(records, int(time.time() * 1000), live.current())
         except SchemaRegistryError as exc:
-            log.warning("schema registry unreachable (%s); retrying the batch in 2 s", exc)
+            log.warning(
+                "schema registry unreachable (%s); retrying the batch in 2 s",
+                exc,
+                extra={
+                    "batch": totals.batches + 1,
+                    "partitions": sorted({r.partition for r in records}),
+                },
+            )
             await asyncio.sleep(2.0)
 
 
-def count(result: BatchResult) -> None:
+def count(result: BatchResult, records: int) -> None:
     batch, out = result.batch, result.decisions
+    record_batch(result, records, int(time.time() * 1000))
     totals.batches += 1
     totals.redelivered += result.redelivered
     totals.erased_events += result.erased_events

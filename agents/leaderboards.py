@@ -17,7 +17,16 @@ from typing import Any
 
 from faust.types import StreamT
 
-from app.leaderboards.board import BadScore, ScoreUpdate, changed_boards, expired, parse_score
+from app.leaderboards.board import (
+    ERASURE_KEY,
+    BadScore,
+    ScoreUpdate,
+    changed_boards,
+    erased_from,
+    expired,
+    parse_erasure,
+    parse_score,
+)
 from app.pipeline.ingest import partition_for
 from app.streaming.consumer import fetches, lane
 from app.streaming.faust_app import app, settings
@@ -42,6 +51,8 @@ class LeaderboardTotals:
     boards_written: int = 0
     bad_records: int = 0
     boards_expired: int = 0
+    #: boards rewritten without an erased player (``pitboss forget``)
+    boards_erased_from: int = 0
     batches: int = 0
 
 
@@ -58,7 +69,7 @@ async def leaderboards(stream: StreamT) -> None:
 
 
 async def process(records: Sequence[Any]) -> None:
-    grouped = group(records)
+    grouped, erasures = group(records)
     for partition, boards in grouped.items():
         changed = changed_boards(leaderboards_table.get_many(partition, boards), boards)
         if changed:
@@ -66,19 +77,41 @@ async def process(records: Sequence[Any]) -> None:
         leaderboard_totals.boards_written += len(changed)
         # counted once in the table: a reader that waits for the count sees the boards
         leaderboard_totals.updates += sum(len(updates) for updates in boards.values())
+    for partition, players in erasures.items():
+        # after the batch's scores: an erased player's last scores came before the erasure
+        await erase(partition, players)
     leaderboard_totals.batches += 1
 
 
-def group(records: Sequence[Any]) -> Grouped:
-    """Updates by the partition they arrived on and their board; bad records skipped.
+async def erase(partition: int, players: set[str]) -> None:
+    """Take the players off every board this partition keeps."""
+    keys = [
+        key
+        for key in list(leaderboards_table.keys())
+        if partition_for(key.decode(), settings.partitions) == partition
+    ]
+    changed = erased_from(leaderboards_table.get_many(partition, keys), players)
+    if changed:
+        await leaderboards_table.put_many(partition, changed)
+    leaderboard_totals.boards_erased_from += len(changed)
+    log.info("took %d erased player(s) off %d board(s)", len(players), len(changed))
+
+
+def group(records: Sequence[Any]) -> tuple[Grouped, dict[int, set[str]]]:
+    """Updates by the partition they arrived on and their board, and the players to erase
+    per partition; bad records skipped.
 
     The arrival partition is the one this worker owns for the table too (source topic
     and table are co-partitioned), and the key's default partition, which the view reads.
     """
     grouped: Grouped = defaultdict(lambda: defaultdict(list))
+    erasures: dict[int, set[str]] = defaultdict(set)
     bad: list[str] = []
     for message in records:
         try:
+            if message.key == ERASURE_KEY:
+                erasures[message.partition].add(parse_erasure(message.value))
+                continue
             _, update = parse_score(message.key, message.value)
         except BadScore as exc:
             bad.append(f"{message.topic}[{message.partition}]@{message.offset}: {exc}")
@@ -93,7 +126,7 @@ def group(records: Sequence[Any]) -> Grouped:
             leaderboard_totals.bad_records,
             bad[0],
         )
-    return grouped
+    return grouped, erasures
 
 
 @app.timer(interval=settings.leaderboard_sweep_interval)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
+from app.security import kafka_clients
 from app.streaming.faust_app import app, settings
 from app.streaming.pacing import start_paced
 
@@ -45,8 +46,8 @@ feed = RulesFeed()
 @app.task
 async def follow_rules() -> None:
     tp = TopicPartition(settings.topics.crm_rules, 0)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+    consumer = kafka_clients.consumer(
+        settings,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -15,11 +15,13 @@ import app.archive.access_log_view
 import app.archive.commands
 import app.archive.views
 import app.audit.commands
+import app.metrics.views
 import app.operations.api_views
 import app.operations.commands
 import app.operations.shutdown
 import app.operations.views
 import app.rules.commands
+from app.operations.cli import describe_cli
 from app.streaming.faust_app import app
 
 __all__ = ["app", "main"]
@@ -36,5 +38,9 @@ gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def main() -> None:
-    """The ``pitboss`` console script: Faust's command line for this app."""
+    """The ``pitboss`` console script: Faust's command line for this app, with Pitboss's own
+    help and version."""
+    from faust.cli.faust import cli
+
+    describe_cli(cli)
     app.main()

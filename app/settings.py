@@ -51,6 +51,14 @@ def _env_float(env: Environ, name: str, default: float) -> float:
         raise ValueError(f"setting {name} must be a number, got {raw!r}") from exc
 
 
+def _env_choice(env: Environ, name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first is the default)."""
+    raw = _env(env, name, choices[0]).lower()
+    if raw not in choices:
+        raise ValueError(f"setting {name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class TopicNames:
     """Kafka topic names; each can be overridden, and all share an optional prefix."""
@@ -132,6 +140,13 @@ class Settings:
     #: the timeline archive's PostgreSQL (empty: no archive) and its schema (app/archive/)
     archive_url: str
     archive_schema: str
+    #: log lines as Faust's text (``text``) or one JSON object per line (``json``,
+    #: app/metrics/logs.py)
+    log_format: str
+    #: the secret of the keyed hash that stands for a player id in logs, dead letters and
+    #: erasure markers (app/security/erasure_key.py); empty: read or made in the key file
+    erasure_key: str = field(repr=False)
+    erasure_key_file: Path
     topics: TopicNames = field(repr=False)
 
     @classmethod
@@ -175,6 +190,11 @@ class Settings:
             ).resolve(),
             archive_url=env.get("PITBOSS_ARCHIVE_URL", "postgresql://127.0.0.1:5432/test").strip(),
             archive_schema=_env(env, "PITBOSS_ARCHIVE_SCHEMA", "pitboss"),
+            log_format=_env_choice(env, "PITBOSS_LOG_FORMAT", ("text", "json")),
+            erasure_key=_env(env, "PITBOSS_ERASURE_KEY", ""),
+            erasure_key_file=Path(
+                _env(env, "PITBOSS_ERASURE_KEY_FILE", str(state_dir / "erasure.key"))
+            ).resolve(),
             topics=TopicNames.from_env(env),
         )
 
@@ -209,5 +229,6 @@ class Settings:
     def describe(self) -> dict[str, str]:
         """Settings as printable text, for logs and the ``settings`` command."""
         out = {f.name: str(getattr(self, f.name)) for f in fields(self) if f.name != "topics"}
+        out["erasure_key"] = "***" if self.erasure_key else ""
         out.update({f"topic.{f.name}": getattr(self.topics, f.name) for f in fields(self.topics)})
         return out

@@ -12,6 +12,7 @@ from faust.cli import option
 from app.archive import store
 from app.archive.follow import Follower
 from app.archive.migrate import migrate
+from app.operations.cli import Command
 from app.streaming.faust_app import app, settings
 
 
@@ -28,6 +29,7 @@ def _require_archive() -> None:
         default=False,
         help="Re-read the topics from their start (a rebuild: every row stays single).",
     ),
+    base=Command,
 )
 async def archive(self, from_beginning: bool) -> None:
     """Copy the journal, rewards and cool-downs into PostgreSQL, as consumer group
@@ -37,7 +39,7 @@ async def archive(self, from_beginning: bool) -> None:
         await Follower(settings, from_beginning=from_beginning).run()
 
 
-@app.command()
+@app.command(base=Command)
 async def archive_migrate(self) -> None:
     """Create the archive's schema and tables in PostgreSQL, or bring them up to date."""
     _require_archive()

@@ -42,6 +42,8 @@ from app.archive.store import (
 from app.contract.codec import AvroCodec
 from app.contract.errors import DecodeError
 from app.contract.registry import SchemaRegistryError
+from app.security import kafka_clients
+from app.security.erasure_key import erasure_key
 from app.settings import Settings
 from app.streaming.pacing import start_paced
 
@@ -99,6 +101,7 @@ class Follower:
         if not settings.archive_url:
             raise ValueError("the archive is disabled: PITBOSS_ARCHIVE_URL is empty")
         self.settings = settings
+        self.erasure_key = erasure_key(settings)
         self.url = settings.archive_url
         self.schema = check_schema_name(settings.archive_schema)
         self.where = location(self.url)
@@ -120,8 +123,8 @@ class Follower:
         self._behind_at = 0
 
     def consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
+        return kafka_clients.consumer(
+            self.settings,
             group_id=self.group_id,
             # static membership, as for workers: a restarted archive takes its partitions back
             group_instance_id=self.settings.worker_id,
@@ -209,7 +212,7 @@ class Follower:
         return batch
 
     async def _write(self, batch: Batch) -> Written:
-        return await write(await self._connection(), batch)
+        return await write(await self._connection(), batch, self.erasure_key)
 
     async def _until_done(self, step: Callable[[], Awaitable[T]], held: int) -> T:
         """Run ``step`` until it succeeds, pausing longer each time PostgreSQL (or the

@@ -7,6 +7,7 @@ applied in the same transaction as the batch that carries its marker.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,9 @@ from psycopg import AsyncConnection, sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
-from app.core.ids import erased_marker
+from app.core.ids import pseudonym
+from app.security.postgres import with_tls
+from app.security.settings import PostgresTLS
 
 ERASED = "PLAYER_ERASED"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -46,11 +49,17 @@ def location(url: str) -> str:
     return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 
-async def connect(url: str, schema: str, timeout: int = 5) -> AsyncConnection:
-    """A connection in autocommit mode whose tables are the archive ``schema``'s."""
+async def connect(
+    url: str, schema: str, timeout: int = 5, tls: PostgresTLS | None = None
+) -> AsyncConnection:
+    """A connection in autocommit mode whose tables are the archive ``schema``'s, with the TLS
+    settings (default: this process's environment; docs/security.md) over ``url``'s own."""
     check_schema_name(schema)
     conn = await AsyncConnection.connect(
-        url, autocommit=True, connect_timeout=timeout, application_name="pitboss-archive"
+        with_tls(url, tls or PostgresTLS.from_env(os.environ)),
+        autocommit=True,
+        connect_timeout=timeout,
+        application_name="pitboss-archive",
     )
     try:
         await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
@@ -227,18 +236,19 @@ INSERT_ACCESS = _insert(
 )
 
 
-async def write(conn: AsyncConnection, batch: Batch) -> Written:
+async def write(conn: AsyncConnection, batch: Batch, erasure_key: bytes) -> Written:
     """Archive one batch in one transaction: erasures first, then every other record once.
 
     A record of an erased player is never inserted, whether it arrives in the marker's
     batch, after it (rewards and the journal are different topics), or re-delivered later.
+    The marker row keeps the id's pseudonym under ``erasure_key``, never the id.
     """
     done = Written()
     async with conn.transaction(), conn.cursor() as cur:
         markers = [(e, at) for e, at in batch.journal if e["decision"] == ERASED and e["player_id"]]
         if markers:
-            done.erasures = await _erase(cur, markers)
-        hashes = {pid: erased_marker(pid) for pid in _player_ids(batch) if pid is not None}
+            done.erasures = await _erase(cur, markers, erasure_key)
+        hashes = {pid: pseudonym(pid, erasure_key) for pid in _player_ids(batch) if pid is not None}
         await cur.execute(
             "SELECT player_hash FROM erasures WHERE player_hash = ANY(%s)", [list(hashes.values())]
         )
@@ -253,13 +263,12 @@ async def write(conn: AsyncConnection, batch: Batch) -> Written:
             journal_row(e, at, e["player_id"])
             for e, at in kept([(e, at) for e, at in batch.journal if e["decision"] != ERASED])
         ]
-        journal += [journal_row(e, at, erased_marker(e["player_id"])) for e, at in markers]
+        journal += [journal_row(e, at, pseudonym(e["player_id"], erasure_key)) for e, at in markers]
         for statement, rows in (
             (INSERT_JOURNAL, journal),
             (INSERT_REWARD, [reward_row(r, at) for r, at in kept(batch.rewards)]),
             (INSERT_COOLDOWN, [cooldown_row(c, at) for c, at in kept(batch.cooldowns)]),
-            # the record of who read an erased player's data stays (docs/security.md)
-            (INSERT_ACCESS, [access_row(a, at) for a, at in batch.access_log]),
+            (INSERT_ACCESS, [access_row(a, at) for a, at in kept(batch.access_log)]),
         ):
             if rows:
                 await cur.executemany(statement, rows)
@@ -269,23 +278,24 @@ async def write(conn: AsyncConnection, batch: Batch) -> Written:
 
 
 def _player_ids(batch: Batch) -> Iterable[str | None]:
-    for records in (batch.journal, batch.rewards, batch.cooldowns):
+    for records in (batch.journal, batch.rewards, batch.cooldowns, batch.access_log):
         for record, _ in records:
             yield record["player_id"]
 
 
-async def _erase(cur: Any, markers: Sequence[Located]) -> int:
-    """Record each erasure by its hash and delete the player's rows from every table."""
+async def _erase(cur: Any, markers: Sequence[Located], erasure_key: bytes) -> int:
+    """Record each erasure by its pseudonym and delete the player's rows from every table,
+    the access log's too (the entries of who read their data stay on the access-log topic)."""
     await cur.executemany(
         "INSERT INTO erasures (player_hash, entry_id, erased_at) VALUES (%s, %s, %s)"
         " ON CONFLICT (player_hash) DO NOTHING",
         [
-            (erased_marker(e["player_id"]), e["entry_id"], from_ms(e["event_time"]))
+            (pseudonym(e["player_id"], erasure_key), e["entry_id"], from_ms(e["event_time"]))
             for e, _ in markers
         ],
     )
     players = sorted({e["player_id"] for e, _ in markers})
-    for table in ("journal", "rewards", "cooldowns"):
+    for table in ("journal", "rewards", "cooldowns", "access_log"):
         await cur.execute(
             sql.SQL("DELETE FROM {} WHERE player_id = ANY(%s)").format(sql.Identifier(table)),
             [players],
@@ -391,8 +401,9 @@ class Page:
     erased: bool
 
 
-async def timeline(conn: AsyncConnection, query: TimelineQuery) -> Page:
-    """A page of the player's journal, newest first, and where the next page starts."""
+async def timeline(conn: AsyncConnection, query: TimelineQuery, erasure_key: bytes) -> Page:
+    """A page of the player's journal, newest first, and where the next page starts;
+    ``erasure_key`` recognises an erased player's marker."""
     statement, params = _timeline_sql(query)
     statement += sql.SQL(" LIMIT %(limit)s")
     params["limit"] = query.limit + 1  # one more says whether there is a next page
@@ -403,13 +414,15 @@ async def timeline(conn: AsyncConnection, query: TimelineQuery) -> Page:
     if len(rows) > query.limit:
         last = rows[query.limit - 1]
         after = Cursor(last[1], last[0])
-    erased = not items and query.before is None and await is_erased(conn, query.player_id)
+    erased = (
+        not items and query.before is None and await is_erased(conn, query.player_id, erasure_key)
+    )
     return Page(items, after, erased)
 
 
-async def is_erased(conn: AsyncConnection, player_id: str) -> bool:
+async def is_erased(conn: AsyncConnection, player_id: str, erasure_key: bytes) -> bool:
     cursor = await conn.execute(
-        "SELECT 1 FROM erasures WHERE player_hash = %s", [erased_marker(player_id)]
+        "SELECT 1 FROM erasures WHERE player_hash = %s", [pseudonym(player_id, erasure_key)]
     )
     return await cursor.fetchone() is not None
 

@@ -32,9 +32,11 @@ from faust.web import Request, Response, View
 from app.archive import store
 from app.archive.store import ArchiveUnavailable, Cursor, TimelineQuery
 from app.contract.schemas import SCHEMA_DIR
+from app.core.ids import pseudonym
 from app.core.times import time_ms
 from app.pipeline.ingest import partition_for
 from app.security.access import strip_fields
+from app.security.erasure_key import erasure_key
 from app.security.middleware import authorize_player, requires
 from app.streaming.faust_app import app, settings
 from tables.players import player_profiles
@@ -226,7 +228,7 @@ class TimelineView(View):
             return self.json({"error": str(exc)}, status=400)
         try:
             async with archive_connection() as conn:
-                page = await store.timeline(conn, query)
+                page = await store.timeline(conn, query, erasure_key(settings))
         except ArchiveUnavailable as exc:
             return unavailable(self, exc)
         return self.json(
@@ -328,7 +330,8 @@ class ExportView(View):
         except ArchiveUnavailable as exc:
             if response is None:
                 return unavailable(self, exc)
-            log.warning("export of %s cut short: %s", player_id, exc)
+            hidden_id = pseudonym(player_id, erasure_key(settings))
+            log.warning("export of player %s cut short: %s", hidden_id, exc)
             raise  # the response ends unterminated, so the client sees it is incomplete
         await response.write_eof()
         return response

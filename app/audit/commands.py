@@ -3,7 +3,8 @@ with ``--what-if FILE``, also under a candidate ruleset, reported rule by rule.
 
 It reads with a plain consumer and no group, and writes nothing but its checkpoint file, so
 it is safe against a live deployment. Exit status: 0 when the journal agrees, 1 when there
-are mismatches, 2 when the replay could not run.
+are mismatches, 2 when the replay could not run (``app.operations.cli``: one line, no
+traceback) or for a usage error.
 """
 
 from __future__ import annotations
@@ -21,18 +22,21 @@ from app.audit.model import ReplayRange
 from app.audit.report import Report, tally_difference
 from app.audit.source import CheckpointMismatchError, Progress, ReplayOptions, run_replay
 from app.core.times import time_ms
+from app.operations.admin import describe_topics
+from app.operations.cli import Command
+from app.operations.topics import topic_specs
 from app.rules.commands import render_problems
 from app.rules.loader import RulesFileError
 from app.rules.policy import PolicyFileError
 from app.streaming.faust_app import app, settings
 
 
-def parse_time(text: str) -> int:
+def parse_time(text: str, option: str) -> int:
     """Epoch ms from ``1732300000000`` or an ISO-8601 instant with a zone (``app.core.times``)."""
     try:
         return time_ms(text)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+        raise click.BadParameter(str(exc), param_hint=option) from exc
 
 
 def parse_offsets(text: str | None, partitions: int) -> dict[int, int]:
@@ -64,8 +68,8 @@ def make_window(
         listed = starts.keys() | ends.keys()
         return ReplayRange(offsets={p: (starts.get(p), ends.get(p)) for p in sorted(listed)})
     return ReplayRange(
-        from_ms=parse_time(from_time) if from_time else None,
-        to_ms=parse_time(to_time) if to_time else None,
+        from_ms=parse_time(from_time, "--from-time") if from_time else None,
+        to_ms=parse_time(to_time, "--to-time") if to_time else None,
     )
 
 
@@ -165,6 +169,7 @@ def report_json(report: Report, elapsed: float) -> dict:
     option("--resume", is_flag=True, default=False, help="Go on from the checkpoint."),
     option("--json", "as_json", is_flag=True, default=False, help="The report as JSON."),
     option("--show", type=int, default=50, help="How many mismatches to list."),
+    base=Command,
 )
 async def replay(
     self: object,
@@ -189,6 +194,7 @@ async def replay(
         progress=_say_progress,
         stop=stop,
     )
+    await check_partition_counts()
     if resume and not options.checkpoint.exists():
         print(f"no checkpoint at {options.checkpoint}: replaying from the start", file=sys.stderr)
     loop = asyncio.get_running_loop()
@@ -220,6 +226,20 @@ async def replay(
         rate = report.records / outcome.elapsed if outcome.elapsed else 0.0
         print(f"({outcome.elapsed:.1f} s, {rate:,.0f} records/s)", flush=True)
     raise SystemExit(1 if report.mismatch_total else 0)
+
+
+async def check_partition_counts() -> None:
+    """Refuse (one line, exit 2) when the topics the replay reads by partition have another
+    partition count than PITBOSS_PARTITIONS: every player would be looked for on the wrong
+    partition, and the replay would find nothing to compare."""
+    wanted = {spec.name: spec.partitions for spec in topic_specs(settings)}
+    names = [settings.topics.table_events, settings.topics.journal]
+    for info in await describe_topics(settings, names, with_configs=False):
+        if info.exists and info.partitions != wanted[info.name]:
+            raise click.ClickException(
+                f"{info.name} has {info.partitions} partitions but PITBOSS_PARTITIONS is "
+                f"{settings.partitions}: run with the deployment's settings"
+            )
 
 
 def _say_progress(progress: Progress) -> None:

@@ -41,6 +41,8 @@ from app.rules import compile_document
 from app.rules.loader import load_ruleset_file
 from app.rules.policy import load_policies, runtime_view
 from app.rules.versioning import assign_versions
+from app.security import kafka_clients
+from app.security.erasure_key import erasure_key
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -224,11 +226,11 @@ async def run_replay(settings: Settings, options: ReplayOptions | None = None) -
     window = options.window
     mark = fingerprint(settings, options)
     registry = settings.schema_registry_url or None
-    ingest = Ingest(topics, settings.partitions, registry)
+    ingest = Ingest(topics, settings.partitions, registry, erasure_key=erasure_key(settings))
     journal_codec = AvroCodec("JournalEntry", registry_url=registry)
     make = _make_engine(settings)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+    consumer = kafka_clients.consumer(
+        settings,
         client_id=f"{settings.app_id}-replay",
         group_id=None,
         enable_auto_commit=False,

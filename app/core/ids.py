@@ -3,8 +3,9 @@ event can never mint a second, different reward or journal entry."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable
-from hashlib import blake2b
+from hashlib import blake2b, sha256
 
 
 def stable_id(prefix: str, *parts: object, event_ids: Iterable[str] = ()) -> str:
@@ -28,6 +29,8 @@ def event_fingerprint(event_id: str) -> int:
     return int.from_bytes(blake2b(event_id.encode(), digest_size=6).digest(), "big")
 
 
-def erased_marker(player_id: str) -> str:
-    """What a partition remembers of an erased player: a hash, not the id."""
-    return blake2b(player_id.encode(), digest_size=10).hexdigest()
+def pseudonym(player_id: str, key: bytes) -> str:
+    """A player id as the logs, dead letters and erasure markers show it: HMAC-SHA-256 under
+    the deployment's erasure key (``PITBOSS_ERASURE_KEY``), 128 bits in hex. Keyed, because a
+    plain hash of a guessable id (an account number) is reversed by hashing every id."""
+    return hmac.new(key, player_id.encode(), sha256).hexdigest()[:32]

@@ -184,8 +184,9 @@ def level_up(
     )
 
 
-def player_erased(player_id: str, now_ms: int) -> Record:
-    """The journal's marker that a player was erased: archives delete their history by it."""
+def player_erased(player_id: str, requested_by: str, now_ms: int) -> Record:
+    """The journal's marker that a player was erased: archives delete their history by it;
+    ``requested_by`` is the authenticated subject who asked (empty: not known)."""
     return journal_entry(
         decision="PLAYER_ERASED",
         player_id=player_id,
@@ -194,10 +195,61 @@ def player_erased(player_id: str, now_ms: int) -> Record:
         reason="erasure requested (pitboss forget)",
         event_ids=[],
         reward_id=None,
-        details={},
+        details={"requested_by": requested_by} if requested_by else {},
         event_time=now_ms,
         now_ms=now_ms,
         discriminator=str(now_ms),
+    )
+
+
+def consent_changed(
+    player_id: str,
+    product: str,
+    channel: str,
+    before: bool | None,
+    after: bool | None,
+    source: str,
+    changed_at: int,
+    now_ms: int,
+) -> Record:
+    """The journal's dated record of a consent change, from a profile update: the history
+    a regulator asks for, where the profile holds only the latest. ``None``: no consent."""
+    words = {True: "granted", False: "withdrawn", None: "none"}
+    return journal_entry(
+        decision="CONSENT_CHANGED",
+        player_id=player_id,
+        rule_id=None,
+        rule_version=None,
+        reason=f"consent for {product} by {channel}: {words[before]} -> {words[after]}",
+        event_ids=[],
+        reward_id=None,
+        details={
+            "product": product,
+            "channel": channel,
+            "from": words[before],
+            "to": words[after],
+            "source": source,
+        },
+        event_time=changed_at,
+        now_ms=now_ms,
+        discriminator=f"{product}\x1f{channel}\x1f{changed_at}\x1f{words[after]}",
+    )
+
+
+def erased_event_refused(event: Record, marker: str, now_ms: int) -> Record:
+    """The journal's record of an event for an erased player: refused, and named by the
+    marker (the id's keyed hash), never the id."""
+    return journal_entry(
+        decision="EVENT_REJECTED",
+        player_id=None,
+        rule_id=None,
+        rule_version=None,
+        reason="the player was erased (pitboss forget)",
+        event_ids=[event["event_id"]],
+        reward_id=None,
+        details={"event_type": event["event_type"], "player": marker},
+        event_time=event["occurred_at"],
+        now_ms=now_ms,
     )
 
 

@@ -19,13 +19,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 
 from app.contract.codec import AvroCodec
 from app.devtools.localbroker import broker_answers, free_port
 from app.devtools.supervise import Child, spawn_worker
 from app.operations.admin import admin_client, ensure_topics
 from app.operations.reading import read_to_end
+from app.security import kafka_clients
 from app.security.dev_identity import DevIdentity, ensure_dev_identity
 from app.settings import Settings
 
@@ -80,6 +81,8 @@ class Deployment:
             "PITBOSS_PARTITIONS": str(partitions),
             "PITBOSS_WEB_PORT": str(free_port()),
             "PITBOSS_DEV_IDENTITY": str(state_dir / "dev-identity"),
+            # one key for every process of the deployment, whichever broker it runs against
+            "PITBOSS_ERASURE_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
             **extra,
         }
         ensure_dev_identity(env["PITBOSS_DEV_IDENTITY"])
@@ -151,7 +154,7 @@ class Deployment:
         """Send (key, value, partition) records and wait until the broker has them all."""
 
         async def send() -> None:
-            producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers)
+            producer = kafka_clients.producer(self.settings)
             await producer.start()
             try:
                 futures = [
@@ -187,9 +190,7 @@ class Deployment:
         in offset order (raw records: ``timestamp`` in ms, as Kafka stamped it)."""
 
         async def read() -> list[ConsumerRecord]:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.settings.bootstrap_servers, enable_auto_commit=False
-            )
+            consumer = kafka_clients.consumer(self.settings, enable_auto_commit=False)
             await consumer.start()
             try:
                 await consumer.topics()  # all topics' metadata: asking for one would create it
@@ -210,7 +211,7 @@ class Deployment:
         """The end offset of every partition of ``topics`` (missing topics: none)."""
 
         async def ends() -> dict[TopicPartition, int]:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers)
+            consumer = kafka_clients.consumer(self.settings)
             await consumer.start()
             try:
                 await consumer.topics()  # all topics' metadata: asking for one would create it
@@ -295,9 +296,9 @@ class Deployment:
         codec = AvroCodec(schema) if schema else None
 
         async def read() -> list[dict]:
-            consumer = AIOKafkaConsumer(
+            consumer = kafka_clients.consumer(
+                self.settings,
                 topic,
-                bootstrap_servers=self.settings.bootstrap_servers,
                 auto_offset_reset="earliest",
                 enable_auto_commit=False,
             )

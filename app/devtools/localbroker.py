@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.security.masking import mask_secrets
 from app.settings import LOCAL_BROKER_HOST, PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -338,7 +339,7 @@ def reset_local(settings: Settings, *, restart: bool = False, timeout: float = 3
     """
     if not settings.uses_local_broker:
         raise BrokerError(
-            f"PITBOSS_BROKER_URL is set ({settings.broker_url}): refusing to reset; "
+            f"PITBOSS_BROKER_URL is set ({mask_secrets(settings.broker_url)}): refusing to reset; "
             "this only resets the local development broker"
         )
     broker = LocalBroker.from_settings(settings)

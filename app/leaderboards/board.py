@@ -14,7 +14,7 @@ Pure: no Faust, Kafka or I/O, so the agent, the views and the tests share it.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
@@ -106,6 +106,11 @@ class Board:
                 best[entry.player_id] = entry
         return Board(top, tuple(heapq.nsmallest(top, best.values(), key=Entry.rank_key)))
 
+    def without(self, player_ids: Collection[str]) -> Board:
+        """This board without the players (erased): the rest move up; the place they leave
+        at the bottom fills when someone below the top N next scores."""
+        return Board(self.top, tuple(e for e in self.entries if e.player_id not in player_ids))
+
 
 def apply(board: bytes | None, updates: Iterable[ScoreUpdate]) -> bytes:
     """The stored board ``board`` (None: a new board) with ``updates`` applied, serialized."""
@@ -133,7 +138,37 @@ def changed_boards(
     return changed
 
 
+def erased_from(stored: Mapping[bytes, bytes], player_ids: Collection[str]) -> dict[bytes, bytes]:
+    """The boards of ``stored`` that list any of the players, rewritten without them."""
+    changed = {}
+    for key, raw in stored.items():
+        board = Board.from_bytes(raw)
+        if board is not None and any(e.player_id in player_ids for e in board.entries):
+            changed[key] = board.without(player_ids).to_bytes()
+    return changed
+
+
 # -- the leaderboard-scores topic --------------------------------------------------------
+
+#: The key of an erasure record on the scores topic (no board key starts with a NUL).
+ERASURE_KEY = b"\x00erase"
+
+
+def encode_erasure(player_id: str) -> tuple[bytes, bytes]:
+    """(key, value) of the record that takes an erased player off every board of the
+    partition it is sent to (``pitboss forget``; the decide agent sends one per partition)."""
+    return ERASURE_KEY, orjson.dumps({"erase": player_id})
+
+
+def parse_erasure(value: bytes | None) -> str:
+    """The player id of an erasure record; :class:`BadScore` if it is malformed."""
+    try:
+        player_id = orjson.loads(value or b"").get("erase")
+    except (orjson.JSONDecodeError, AttributeError) as exc:
+        raise BadScore(f"undecodable erasure: {exc}") from exc
+    if not (isinstance(player_id, str) and player_id):
+        raise BadScore(f"an erasure without a player id: {value!r:.80}")
+    return player_id
 
 
 def score_record(player_id: str, total: int, event_time: int, top: int) -> dict[str, object]:

@@ -22,6 +22,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from app.operations.topics import TopicSpec, topic_specs
+from app.security import kafka_clients
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,8 @@ async def admin_client(
 ) -> AsyncIterator[AIOKafkaAdminClient]:
     """A started admin client for ``settings``' brokers, closed on exit."""
     servers = settings.bootstrap_servers
-    client = AIOKafkaAdminClient(
-        bootstrap_servers=servers,
+    client = kafka_clients.admin(
+        settings,
         client_id=f"{settings.app_id}-admin",
         request_timeout_ms=request_timeout_ms,
     )

@@ -4,29 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
-import socket
+import json
 import sys
+from typing import NoReturn
 
 import click
 from faust.cli import argument, option
 
 from app.operations.admin import AdminError, describe_topics, ensure_topics, list_topics
-from app.operations.privacy import request_erasure
+from app.operations.cli import Command
+from app.operations.privacy import request_erasure, survey
 from app.operations.tail import tail as tail_rewards
 from app.operations.topics import topic_specs
-from app.streaming.faust_app import app, settings
+from app.security.cli import admit, authorize_command, record
+from app.security.masking import mask_secrets
+from app.streaming.faust_app import app, security, settings
 
 TOPIC_ACTIONS = ("create", "describe", "list")
 
 
 @app.command(
     option("--from-beginning", is_flag=True, default=False, help="Replay what is on the topics."),
-    option("--limit", type=int, default=None, help="Stop after this many lines."),
+    option("--limit", type=click.IntRange(min=0), default=None, help="Stop after this many lines."),
+    base=Command,
 )
 async def tail(self, from_beginning: bool, limit: int | None) -> None:
-    """Show rewards and cool-downs live as the worker issues them."""
-    self.say(f"rewards and cool-downs from {settings.kafka_url} (Ctrl-C stops)")
+    """Show rewards and cool-downs live as the worker issues them (one line each on stdout;
+    what it reads from on stderr)."""
+    source = mask_secrets(settings.kafka_url)
+    print(f"rewards and cool-downs from {source} (Ctrl-C stops)", file=sys.stderr, flush=True)
     with contextlib.suppress(asyncio.CancelledError):
         await tail_rewards(settings, from_beginning=from_beginning, limit=limit)
 
@@ -36,6 +42,7 @@ async def tail(self, from_beginning: bool, limit: int | None) -> None:
     argument("names", nargs=-1),
     option("--all", "include_internal", is_flag=True, default=False, help="list: with __ topics"),
     option("--timeout", type=float, default=30.0, help="create: seconds to wait for the topics"),
+    base=Command,
 )
 async def topics(
     self: object, action: str, names: tuple[str, ...], include_internal: bool, timeout: float
@@ -47,7 +54,12 @@ async def topics(
     """
     try:
         if action == "create":
+            # authorized first, recorded after: the access-log topic may be one it creates
+            admission = admit("topics.admin", "topics create")
+            if not admission.decision.allowed:
+                await record(settings, admission)
             code = await _create_topics(timeout)
+            await record(settings, admission)
         elif action == "describe":
             code = await _describe_topics(names)
         else:
@@ -99,19 +111,58 @@ async def _describe_topics(names: tuple[str, ...]) -> int:
     return 1 if missing else 0
 
 
-@app.command()
-async def show_settings(self) -> None:
-    """Print the settings this process would run with."""
-    for name, value in settings.describe().items():
+@app.command(
+    option("--json", "as_json", is_flag=True, default=False, help="One JSON object."), base=Command
+)
+async def show_settings(self, as_json: bool) -> None:
+    """Print the settings this process would run with, passwords and tokens masked."""
+    described = {**settings.describe(), **security.describe()}
+    shown = {name: mask_secrets(value) for name, value in described.items()}
+    if as_json:
+        print(json.dumps(shown, indent=2), flush=True)
+        return
+    for name, value in shown.items():
         self.say(f"{name:24} {value}")
 
 
-@app.command(argument("player_id"))
-async def forget(self, player_id: str) -> None:
-    """Erase a player: state and profile tombstoned, no rewards for the id from now on."""
-    who = f"{getpass.getuser()}@{socket.gethostname()}"
+@app.command(
+    argument("player_id"),
+    option("--dry-run", is_flag=True, default=False, help="Show what would be erased; erase none."),
+    option("--force", is_flag=True, default=False, help="Erase an id Pitboss does not know."),
+    option("--yes", is_flag=True, default=False, help="Do not ask for confirmation."),
+    base=Command,
+)
+async def forget(self, player_id: str, dry_run: bool, force: bool, yes: bool) -> None:
+    """Erase a player: state, profile, leaderboard places and archive rows; no rewards for
+    the id from now on. Shows what there is to erase first, and asks.
+
+    Exit codes: 0 requested (or dry run); 1 refused (an unknown id without --force, not
+    confirmed, or no terminal to ask on without --yes).
+    """
+    principal = await authorize_command(
+        settings, "player.forget", f"forget {player_id}", player_id=player_id
+    )
+    who = principal.subject
+    found = await survey(settings, player_id)
+    for line in found.lines():
+        self.say(line)
+    if dry_run:
+        return
+    if not (found.known or found.already_erased or force):
+        _refuse(f"{player_id} is unknown to Pitboss: nothing erased (--force erases it anyway)")
+    if not yes:
+        if not sys.stdin.isatty():
+            _refuse("no terminal to confirm on: nothing erased (--yes confirms)")
+        if not click.confirm(f"erase {player_id} for good?", default=False):
+            _refuse("not confirmed: nothing erased")
     partition = await request_erasure(settings, player_id, who)
     self.say(
-        f"erasure of {player_id} requested (partition {partition}): the worker that owns the "
-        "player tombstones their state and profile and journals PLAYER_ERASED"
+        f"erasure of {player_id} requested by {who} (partition {partition}): the worker that "
+        "owns the player tombstones their state and profile, takes them off every leaderboard "
+        "and journals PLAYER_ERASED, by which the archive deletes their rows"
     )
+
+
+def _refuse(message: str) -> NoReturn:
+    print(message, file=sys.stderr, flush=True)
+    raise SystemExit(1)

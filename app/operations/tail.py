@@ -6,10 +6,9 @@ import asyncio
 import sys
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer
-
 from app.contract.codec import AvroCodec
 from app.contract.errors import DecodeError
+from app.security import kafka_clients
 from app.settings import Settings
 
 GREEN, YELLOW, DIM, RESET = "\033[32m", "\033[33m", "\033[2m", "\033[0m"
@@ -64,9 +63,9 @@ async def tail(settings: Settings, from_beginning: bool = False, limit: int | No
         settings.topics.rewards: (AvroCodec("Reward"), format_reward),
         settings.topics.cooldowns: (AvroCodec("CoolDown"), format_cooldown),
     }
-    consumer = AIOKafkaConsumer(
+    consumer = kafka_clients.consumer(
+        settings,
         *codecs,
-        bootstrap_servers=settings.bootstrap_servers,
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
@@ -77,14 +76,14 @@ async def tail(settings: Settings, from_beginning: bool = False, limit: int | No
     try:
         while limit is None or shown < limit:
             batches = await consumer.getmany(timeout_ms=500)
-            for tp, messages in batches.items():
-                codec, fmt = codecs[tp.topic]
-                for message in messages:
-                    try:
-                        print(fmt(codec.decode(message.value), color), flush=True)
-                    except DecodeError as exc:
-                        print(f"(undecodable record on {tp.topic}: {exc})", flush=True)
-                    shown += 1
+            messages = [m for batch in batches.values() for m in batch]
+            for message in messages[: None if limit is None else limit - shown]:
+                codec, fmt = codecs[message.topic]
+                try:
+                    print(fmt(codec.decode(message.value), color), flush=True)
+                except DecodeError as exc:
+                    print(f"(undecodable record on {message.topic}: {exc})", flush=True)
+                shown += 1
     except asyncio.CancelledError:
         pass
     finally:

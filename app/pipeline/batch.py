@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import orjson
 
 from app.core import Decisions, Engine, PlayerState, outputs
-from app.core.ids import erased_marker
+from app.core.ids import pseudonym
+from app.leaderboards.board import encode_erasure
 from app.pipeline.ingest import Ingest, Message, SortedBatch, StepKind, dead_letter
 from app.pipeline.keys import APPLIED, COOLDOWN_INDEX, ERASED, WATERMARK
 from app.pipeline.store import Store, Writes
@@ -45,8 +46,11 @@ class BatchResult:
     dead_letters: list[tuple[bytes | None, dict]] = field(default_factory=list)
     #: records whose effects the tables already held (re-delivered), skipped
     redelivered: int = 0
-    #: events of erased players: decided nothing, journaled nothing
+    #: events of erased players: decided nothing, journaled as refused without the id
     erased_events: int = 0
+    #: (key, value, partition) of the records that take the players erased in this batch
+    #: off every leaderboard: one per partition of the scores topic, each board's keeper
+    leaderboard_erasures: list[tuple[bytes, bytes, int]] = field(default_factory=list)
 
     @property
     def journal(self) -> list[dict]:
@@ -70,8 +74,11 @@ class _Player:
     records: list[Message] = field(default_factory=list)
     failure: Exception | None = None
     erased: bool = False
-    #: PLAYER_ERASED entries: journaled even when their decisions raised
+    #: PLAYER_ERASED entries and the refusals of later events: journaled even when their
+    #: decisions raised
     erasures: list[dict] = field(default_factory=list)
+    #: CONSENT_CHANGED entries (in ``out`` too, in record order): kept when decisions raise
+    consents: list[dict] = field(default_factory=list)
 
 
 class BatchDecider:
@@ -102,6 +109,12 @@ class BatchDecider:
         result.dead_letters.extend(batch.dead_letters)
         for partition in sorted(batch.steps):
             self._partition(partition, batch, now_ms, engine, pick, result)
+        for entry in result.decisions.journal:
+            if entry["decision"] == "PLAYER_ERASED":
+                key, value = encode_erasure(entry["player_id"])
+                result.leaderboard_erasures += (
+                    (key, value, p) for p in range(self.ingest.partitions)
+                )
         for partition, offsets in applied.items():  # with the states: one write, in order
             result.states.setdefault(partition, {})[APPLIED] = orjson.dumps(offsets)
         return result
@@ -163,8 +176,10 @@ class BatchDecider:
             if step.kind is StepKind.EVENT:
                 before, watermark = watermark, max(watermark, step.value["occurred_at"])
                 chosen = engine if pick is None else pick(step.value, step.msg)
-                if erased_marker(player_id) in erased:
-                    result.erased_events += 1  # no decisions, and no journal of them
+                marker = self._pseudonym(player_id) if erased else None
+                if marker in erased:  # refused, journaled by the marker: no decisions
+                    result.erased_events += 1
+                    player.erasures.append(outputs.erased_event_refused(step.value, marker, now_ms))
                     continue
                 if player.engine is not chosen:
                     self._decide(player, stored, now_ms)
@@ -175,12 +190,19 @@ class BatchDecider:
                 continue
             self._decide(player, stored, now_ms)
             if step.kind is StepKind.PROFILE:
+                if erased and self._pseudonym(player_id) in erased:
+                    continue  # an erased id's profile is neither kept nor journaled
+                changes = self._consent_changes(player_id, player.profile, step.value, now_ms)
+                if changes:  # a due cool-down ends first, as at an earlier batch's end
+                    self._end_due_cooldown(player, stored, watermark, now_ms, engine)
+                    player.out.journal += changes
+                    player.consents += changes
                 player.profile = step.value
                 value = step.value
                 profile_writes[player.key] = None if value is None else orjson.dumps(value)
             else:  # a cool-down the partition's time has passed ends before the erasure
                 self._end_due_cooldown(player, stored, watermark, now_ms, engine)
-                self._erase(player_id, player, erased, index, now_ms)
+                self._erase(player_id, step.value["by"], player, erased, index, now_ms)
                 profile_writes[player.key] = None
         for player in players.values():
             self._decide(player, stored, now_ms)
@@ -189,6 +211,8 @@ class BatchDecider:
         for player in players.values():
             if player.failure is None:
                 _extend(out, player.out)
+            else:
+                out.journal += player.consents
             out.journal += player.erasures
         if index != stored_keys[0]:
             writes[COOLDOWN_INDEX] = (
@@ -200,6 +224,9 @@ class BatchDecider:
             writes[WATERMARK] = orjson.dumps(watermark)
         if profile_writes:
             result.profiles[partition] = profile_writes
+
+    def _pseudonym(self, player_id: str) -> str:
+        return pseudonym(player_id, self.ingest.erasure_key)
 
     def _decide(self, player: _Player, stored: Mapping[bytes, bytes], now_ms: int) -> None:
         """Run the core on the player's pending events; a player whose decisions raise is
@@ -216,9 +243,35 @@ class BatchDecider:
         except Exception as exc:  # one player's failure must not stop (or drop) the others
             log.exception(
                 "deciding for player %s failed; their events go to dead-letters",
-                events[0]["player_id"],
+                self._pseudonym(events[0]["player_id"]),
             )
             player.failure = exc
+
+    def _consent_changes(
+        self, player_id: str, old_profile: dict | None, profile: dict | None, now_ms: int
+    ) -> list[dict]:
+        """A CONSENT_CHANGED entry per consent the profile changes, dated by the profile (a
+        deleted profile changes none: deletion is not a withdrawal the player made). The
+        source is the topic: PlayerProfile has no field naming who changed it."""
+        if profile is None:
+            return []
+        old, new = consents_of(old_profile), consents_of(profile)
+        changes = []
+        for product, channel in sorted(new.keys() | old.keys()):
+            before, after = old.get((product, channel)), new.get((product, channel))
+            if before != after:
+                entry = outputs.consent_changed(
+                    player_id,
+                    product,
+                    channel,
+                    before,
+                    after,
+                    self.ingest.topics.player_profiles,
+                    profile["updated_at"],
+                    now_ms,
+                )
+                changes.append(entry)
+        return changes
 
     def _end_due_cooldown(
         self,
@@ -240,6 +293,7 @@ class BatchDecider:
     def _erase(
         self,
         player_id: str,
+        requested_by: str,
         player: _Player,
         erased: set[str],
         index: dict[str, int],
@@ -250,9 +304,10 @@ class BatchDecider:
         player.profile = None
         player.erased = True  # what they were decided before their erasure still stands
         index.pop(player_id, None)
-        erased.add(erased_marker(player_id))
-        player.erasures.append(outputs.player_erased(player_id, now_ms))
-        log.info("erased player %s (state and profile tombstoned)", player_id)
+        marker = self._pseudonym(player_id)
+        erased.add(marker)
+        player.erasures.append(outputs.player_erased(player_id, requested_by, now_ms))
+        log.info("erased player %s (state and profile tombstoned)", marker)
 
     def _settle(
         self,
@@ -300,6 +355,15 @@ class BatchDecider:
         for player in players.values():
             if player.failure is None and not player.erased and player.state is not None:
                 writes[player.key] = player.state.to_bytes()
+
+
+def consents_of(profile: Mapping | None) -> dict[tuple[str, str], bool]:
+    """(product, channel) -> granted, as the core reads them (granted if any entry grants)."""
+    found: dict[tuple[str, str], bool] = {}
+    for consent in (profile or {}).get("consents") or ():
+        key = (consent["product"], consent["channel"])
+        found[key] = found.get(key, False) or consent["granted"]
+    return found
 
 
 def _extend(out: Decisions, part: Decisions) -> None:

@@ -10,11 +10,13 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
+import orjson
 from aiokafka.partitioner import murmur2
 
 from app.contract.codec import AvroCodec
 from app.contract.errors import DecodeError
 from app.core import outputs
+from app.core.ids import pseudonym
 from app.settings import TopicNames
 
 PLAYER_EVENT_TYPES = frozenset(
@@ -41,6 +43,9 @@ MAX_AGE_MS = 7 * 24 * 3600 * 1000
 EARLIEST_EVENT_MS = 946_684_800_000  # 2000-01-01
 LATEST_EVENT_MS = 4_102_444_800_000  # 2100-01-01
 _CURRENCY = re.compile(r"[A-Z]{3}")
+#: Why an id that is itself personal data is refused; such an event is dead-lettered without
+#: its bytes and journaled without the id (``Ingest._personal``).
+PERSONAL_ID = "player_id looks like an e-mail address: Pitboss takes pseudonymous ids only"
 
 
 def validate(event: dict, stamped_at_ms: int | None) -> str | None:
@@ -58,7 +63,7 @@ def validate(event: dict, stamped_at_ms: int | None) -> str | None:
     if event_type in PLAYER_EVENT_TYPES and not player_id:
         return f"{event_type} is a player event but player_id is missing"
     if player_id and "@" in player_id:
-        return "player_id looks like an e-mail address: Pitboss takes pseudonymous ids only"
+        return PERSONAL_ID
     occurred_at = event["occurred_at"]
     if not EARLIEST_EVENT_MS <= occurred_at < LATEST_EVENT_MS:
         return f"occurred_at {occurred_at} is not a time between 2000 and 2100"
@@ -161,7 +166,7 @@ class Step(NamedTuple):
 
     kind: StepKind
     player_id: str
-    #: the event or profile (None for a deleted profile or an erasure)
+    #: the event, the profile (None: deleted) or the erasure request (``{"by": subject}``)
     value: dict | None
     msg: Message
 
@@ -198,9 +203,18 @@ class SortedBatch:
 class Ingest:
     """Decodes, validates and routes raw records; no I/O, so replay and tests share it."""
 
-    def __init__(self, topics: TopicNames, partitions: int, registry_url: str | None = None):
+    def __init__(
+        self,
+        topics: TopicNames,
+        partitions: int,
+        registry_url: str | None = None,
+        *,
+        erasure_key: bytes,
+    ):
+        """``erasure_key``: the deployment's (``app.security.erasure_key``), for pseudonyms."""
         self.topics = topics
         self.partitions = partitions
+        self.erasure_key = erasure_key
         self.events = AvroCodec("TableEvent", registry_url=registry_url)
         self.profiles = AvroCodec("PlayerProfile", registry_url=registry_url)
 
@@ -237,6 +251,9 @@ class Ingest:
     def _event(self, out: SortedBatch, msg: Message, event: dict, now_ms: int) -> None:
         stamped = msg.timestamp or None
         reason = validate(event, stamped)
+        if reason == PERSONAL_ID:
+            self._personal(out, msg, event, now_ms)
+            return
         if reason is not None:
             self._dead(out, msg, "INVALID", reason, now_ms)
             out.rejected.append(outputs.event_rejected(event, reason, now_ms))
@@ -281,11 +298,32 @@ class Ingest:
         player_id = msg.key.decode(errors="replace")
         partition = partition_for(player_id, self.partitions)
         out.forgets.setdefault(partition, set()).add(player_id)
-        out.steps.setdefault(partition, []).append(Step(StepKind.FORGET, player_id, None, msg))
+        request = {"by": _requester(msg.value)}
+        out.steps.setdefault(partition, []).append(Step(StepKind.FORGET, player_id, request, msg))
+
+    def _personal(self, out: SortedBatch, msg: Message, event: dict, now_ms: int) -> None:
+        """Refuse an event whose id is personal data without writing that id anywhere kept:
+        the dead letter has the id's pseudonym for key and no value, the journal no id."""
+        hidden = pseudonym(event["player_id"], self.erasure_key).encode()
+        reason = f"{PERSONAL_ID}; the record is not kept (it holds personal data)"
+        letter = dead_letter(msg, "INVALID", reason, now_ms)
+        letter.update(key=hidden, value=None)
+        out.dead_letters.append((hidden, letter))
+        out.rejected.append(outputs.event_rejected({**event, "player_id": None}, reason, now_ms))
 
     @staticmethod
     def _dead(out: SortedBatch, msg: Message, error: str, reason: str, now_ms: int) -> None:
         out.dead_letters.append((msg.key, dead_letter(msg, error, reason, now_ms)))
+
+
+def _requester(value: bytes | None) -> str:
+    """Who asked for an erasure (``pitboss forget``'s authenticated subject), or ``""``."""
+    try:
+        request = orjson.loads(value or b"{}")
+    except orjson.JSONDecodeError:
+        return ""
+    by = request.get("by") if isinstance(request, dict) else None
+    return by if isinstance(by, str) else ""
 
 
 def dead_letter(msg: Message, error: str, reason: str, now_ms: int) -> dict:

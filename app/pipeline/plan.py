@@ -51,6 +51,8 @@ def output_plan(result: BatchResult, codecs: OutputCodecs) -> list[Output]:
         for c in out.cooldowns
     )
     plan += (Output("leaderboard_scores", *encode_score(*score)) for score in out.scores)
+    # after the scores: each board's keeper drops the player after their last score
+    plan += (Output("leaderboard_scores", *erasure) for erasure in result.leaderboard_erasures)
     plan += (
         Output("journal", (entry["player_id"] or "").encode() or None, codecs.journal.encode(entry))
         for entry in result.journal

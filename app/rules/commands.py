@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from faust.cli import argument, option
 
+from app.operations.cli import Command
 from app.rules.loader import RuleProblem, RulesFileError, read_ruleset_file
 from app.rules.policy import PolicyFileError, load_policies
 from app.rules.publish import (
@@ -23,6 +25,7 @@ from app.rules.publish import (
     push,
 )
 from app.rules.versioning import RulesetDiff, diff_documents
+from app.security.cli import authorize_command
 from app.streaming.faust_app import app, settings
 
 ACTIONS = ("validate", "diff", "push", "list")
@@ -91,8 +94,10 @@ async def _run(action: str, file: str | None, if_revision: int | None = None) ->
     if action == "diff":
         live = await fetch_live(settings, candidate["ruleset"])
         return diff_documents(candidate, live).render() + render_warnings(warnings)
-    # validates again: push is also an API
-    published, diff = await push(settings, file, if_revision=if_revision)
+    principal = await authorize_command(settings, "rules.push", f"rules push {file}")
+    # validates again: push is also an API; the ruleset names who pushed it, as authenticated
+    source = f"{Path(file).name} by {principal.subject}"
+    published, diff = await push(settings, file, if_revision=if_revision, source=source)
     note = ""
     if published and published["ruleset"] != settings.ruleset_id:
         note = f"\n(note: workers with these settings run ruleset {settings.ruleset_id})"
@@ -108,6 +113,7 @@ async def _run(action: str, file: str | None, if_revision: int | None = None) ->
         default=None,
         help="push: only if this is still the live revision (0: nothing published yet)",
     ),
+    base=Command,
 )
 async def rules(self: object, action: str, file: str | None, if_revision: int | None) -> None:
     """Rules as data: validate, diff or push a ruleset FILE, or list the live rulesets."""

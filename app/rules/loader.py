@@ -295,6 +295,9 @@ def read_ruleset_file(
         raise RulesFileError(
             source, [RuleProblem(source, None, None, "", exc.strerror or str(exc))]
         ) from exc
+    except UnicodeDecodeError as exc:
+        why = f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+        raise RulesFileError(source, [RuleProblem(source, None, None, "", why)]) from exc
     doc, lines, problems = parse_ruleset_text(text, source)
     if doc is not None:
         problems = sorted([*problems, *check_document(doc, source, lines, policies)], key=_line)

@@ -18,13 +18,14 @@ import time
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from app.operations.reading import read_to_end
 from app.rules import compile_document
 from app.rules.loader import load_ruleset_file
 from app.rules.policy import Policies, load_policies
 from app.rules.versioning import RulesetDiff, assign_versions, diff_documents
+from app.security import kafka_clients
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,8 @@ class RulesTopicMissingError(RuntimeError):
 async def fetch_all_live(settings: Settings) -> dict[str, dict]:
     """Every live ruleset on ``crm-rules``, by ruleset id (latest value per key wins)."""
     topic = settings.topics.crm_rules
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+    consumer = kafka_clients.consumer(
+        settings,
         client_id=f"{settings.app_id}-rules",
         group_id=None,
         enable_auto_commit=False,
@@ -92,8 +93,8 @@ async def _produce(settings: Settings, ruleset_id: str, value: bytes | None) -> 
     """Write to ``crm-rules`` (what workers run), then to ``crm-rules-history``, which keeps
     every revision forever so an audit can replay the rules that were in force."""
     topics = settings.topics
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+    producer = kafka_clients.producer(
+        settings,
         client_id=f"{settings.app_id}-rules",
         acks="all",
     )

@@ -14,7 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from app.contract.codec import AvroCodec
-from app.security.kafka import aiokafka_options
+from app.security import kafka_clients
 from app.security.settings import KafkaSecurity
 from app.settings import Settings
 
@@ -48,13 +48,13 @@ class AccessLogProducer:
         """The producer, started on first use (in the web server's event loop)."""
         async with self.lock:
             if self.producer is None:
-                producer = AIOKafkaProducer(
-                    bootstrap_servers=self.settings.bootstrap_servers,
+                producer = kafka_clients.producer(
+                    self.settings,
+                    kafka=self.kafka,
                     client_id=f"{self.settings.app_id}-access-log",
                     acks="all",
                     linger_ms=LINGER_MS,
                     request_timeout_ms=int(ACK_TIMEOUT * 1000),
-                    **aiokafka_options(self.kafka),
                 )
                 try:
                     await asyncio.wait_for(producer.start(), ACK_TIMEOUT)

@@ -1,8 +1,11 @@
-"""Secrets never printed: what ``show-settings`` and the logs pass text through first."""
+"""Secrets never printed: what ``show-settings`` and every log record pass text through first."""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
+from typing import Any
 
 MASK = "***"
 
@@ -33,3 +36,29 @@ def mask_secrets(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+class _MaskingRecordFactory:
+    """Wraps the log record factory: a record whose message holds a secret gets it masked."""
+
+    def __init__(self, inner: Callable[..., logging.LogRecord]) -> None:
+        self.inner = inner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.inner(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format: logging reports it when the record is emitted
+            return record
+        masked = mask_secrets(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return record
+
+
+def mask_log_records() -> None:
+    """From now on every log line of the process (ours, Faust's, aiokafka's; text or JSON) has
+    its message masked, whatever handler or formatter prints it. Idempotent."""
+    factory = logging.getLogRecordFactory()
+    if not isinstance(factory, _MaskingRecordFactory):
+        logging.setLogRecordFactory(_MaskingRecordFactory(factory))

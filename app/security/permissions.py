@@ -40,5 +40,6 @@ CATALOGUE: dict[str, Permission] = {
         Permission("topics.admin", "create or change Kafka topics", True),
         Permission("debug.read", "the consumer debugger and Faust's table and router views"),
         Permission("api.read", "the OpenAPI description of the web views"),
+        Permission("metrics.read", "the Prometheus metrics (a scraper's API key)"),
     )
 }

@@ -218,6 +218,26 @@ class SecuritySettings:
     postgres: PostgresTLS
     web: WebSettings
 
+    def describe(self) -> dict[str, str]:
+        """The transport and identity settings as printable text for ``show-settings``: the
+        Kafka password is left out (masking does the rest)."""
+        kafka, pg, web = self.kafka, self.postgres, self.web
+        return {
+            "kafka.security_protocol": kafka.protocol,
+            "kafka.sasl_mechanism": kafka.sasl_mechanism if kafka.uses_sasl else "",
+            "kafka.sasl_username": kafka.username,
+            "kafka.ssl_cafile": str(kafka.ca_file or ""),
+            "kafka.ssl_certfile": str(kafka.cert_file or ""),
+            "pg.sslmode": pg.sslmode,
+            "pg.sslrootcert": str(pg.sslrootcert or ""),
+            "web.bind": web.bind,
+            "web.advertised_url": web.advertised_url,
+            "web.https": str(web.uses_tls),
+            "auth.issuer": self.auth.issuer,
+            "auth.dev_identity": str(self.auth.dev_identity or ""),
+            "auth.access_file": str(self.auth.access_file),
+        }
+
     @classmethod
     def from_env(cls, environ: Environ | None = None) -> SecuritySettings:
         """Settings from ``environ`` (default: this process's environment)."""

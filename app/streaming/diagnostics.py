@@ -1,4 +1,5 @@
-"""Where a worker's consumer stands, as plain data for the ``/pitboss/consumer/`` view.
+"""Where a worker's consumer stands, as plain data for the ``/pitboss/consumer/`` view, the
+metrics (``consumer_state``) and the readiness probe (``ready``).
 
 Faust and aiokafka keep this bookkeeping in private attributes; reading them here keeps
 every such access in app/streaming (listed in app/streaming/README.md).
@@ -7,10 +8,14 @@ every such access in app/streaming (listed in app/streaming/README.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
+import faust
+from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
 
+from app.metrics.consumer import ConsumerState
 from app.streaming.consumer import Consumer
 
 
@@ -76,3 +81,32 @@ def fetch_loop_stack() -> list[str] | None:
         if any("._drain_messages" in step for step in chain):
             return chain
     return None
+
+
+def ready(app: faust.App) -> bool:
+    """Tables recovered and partitions assigned, no rebalance running: the worker decides.
+    Recovery's ``completed`` is set once the streams resume after a rebalance's recovery (with
+    an empty assignment too: a worker with nothing to do is ready)."""
+    return app.tables.recovery.completed.is_set() and not app.rebalancing and not app.in_recovery
+
+
+def consumer_state(app: faust.App) -> ConsumerState:
+    """The metrics' view of the consumer: lag per assigned partition (high-water mark minus
+    the next offset to read), rebalances, the changelog records recovery still has to read."""
+    consumer = app.consumer
+    lag = {}
+    with contextlib.suppress(ConsumerNotStarted):  # a scrape before the consumer runs
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            read = consumer._read_offset.get(tp)
+            if highwater is not None:
+                next_offset = 0 if read is None else read + 1
+                lag[(tp.topic, tp.partition)] = max(highwater - next_offset, 0)
+    recovery = app.tables.recovery
+    return ConsumerState(
+        lag=lag,
+        rebalances=app.rebalancing_count,
+        recovery_active=recovery.active_remaining_total(),
+        recovery_standby=recovery.standby_remaining_total(),
+        ready=ready(app),
+    )

@@ -9,7 +9,10 @@ from __future__ import annotations
 import faust
 from faust.types import TransportT
 
+from app.metrics.logs import logging_config
 from app.security.https import faust_web_options
+from app.security.kafka import faust_broker_credentials
+from app.security.masking import mask_log_records
 from app.security.settings import SecuritySettings
 from app.settings import Settings
 from app.streaming import consumer
@@ -19,6 +22,7 @@ from app.streaming.web import FAUST_VIEWS_OFF, Web, guard
 settings = Settings.from_env()
 security = SecuritySettings.from_env()
 settings.data_dir.mkdir(parents=True, exist_ok=True)
+mask_log_records()  # no password or token in any log line (docs/security.md)
 register_faust_codecs(settings.schema_registry_url or None)
 
 
@@ -41,6 +45,8 @@ class App(faust.App):
 app = App(
     settings.app_id,
     broker=settings.kafka_url,
+    # TLS/SASL, the same settings every aiokafka client gets (app/security/kafka_clients.py).
+    broker_credentials=faust_broker_credentials(security.kafka),
     store=settings.store_url,
     datadir=str(settings.data_dir),
     topic_partitions=settings.partitions,
@@ -63,5 +69,7 @@ app = App(
     # Bind address, advertised URL and HTTPS: docs/security.md ("Web surfaces").
     **faust_web_options(security.web, settings.web_host, settings.web_port),
     **FAUST_VIEWS_OFF,
+    # PITBOSS_LOG_FORMAT=json: one JSON object per line, with the worker id.
+    logging_config=logging_config(settings.log_format, settings.worker_id),
     autodiscover=False,
 )

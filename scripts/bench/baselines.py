@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from app.contract.codec import AvroCodec
 from app.devtools.supervise import Child, spawn
+from app.security import kafka_clients
 from scripts.bench.common import (
     Offsets,
     Stage,
@@ -63,18 +63,17 @@ async def preload(stage: Stage, workload: Workload) -> tuple[str, str]:
 async def bare(stage: Stage, workload: Workload, timeout: float) -> PhaseResult:
     """(1) The ceiling: consume, decode, keep state in a dict, publish offers, commit."""
     source, sink = await preload(stage, workload)
-    servers = stage.settings.bootstrap_servers
     group = stage.settings.app_id
-    consumer = AIOKafkaConsumer(
+    consumer = kafka_clients.consumer(
+        stage.settings,
         source,
-        bootstrap_servers=servers,
         group_id=group,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         max_partition_fetch_bytes=4 * 2**20,
         fetch_max_bytes=32 * 2**20,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=servers, acks=1, linger_ms=10)
+    producer = kafka_clients.producer(stage.settings, acks=1, linger_ms=10)
     await producer.start()
     await consumer.start()
     decode = AvroCodec("TableEvent").decode

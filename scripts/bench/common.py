@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.partitioner import murmur2
 
 from app.contract.codec import AvroCodec
@@ -30,6 +30,7 @@ from app.devtools.localbroker import free_port
 from app.devtools.simulator import StudioConfig, StudioSimulator, event_rate
 from app.operations.admin import admin_client, ensure_topics
 from app.operations.topics import TopicSpec
+from app.security import kafka_clients
 from app.security.dev_identity import ensure_dev_identity
 from app.settings import Settings
 
@@ -240,8 +241,8 @@ async def produce_raw(
 ) -> int:
     """Send (key, value) records to their murmur2 partitions in full record batches and
     wait until the broker has them all: a preload several times faster than ``send()``."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+    producer = kafka_clients.producer(
+        settings,
         acks=1,
         linger_ms=50,
         max_batch_size=1024 * 1024,
@@ -276,9 +277,7 @@ class Offsets:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False
-        )
+        self._consumer = kafka_clients.consumer(settings, enable_auto_commit=False)
         self._admin = admin_client(settings)
 
     async def __aenter__(self) -> Offsets:

@@ -17,6 +17,8 @@ import faust
 from faust.types import StreamT
 
 from app.contract.codec import AvroCodec
+from app.security.kafka import faust_broker_credentials
+from app.security.settings import KafkaSecurity
 from scripts.bench.common import Tally, loss_streak, offer_value
 
 env = os.environ
@@ -25,6 +27,7 @@ partitions = int(env["BENCH_PARTITIONS"])
 app = faust.App(
     env["BENCH_APP_ID"],
     broker=env["BENCH_BROKER"],
+    broker_credentials=faust_broker_credentials(KafkaSecurity.from_env(env)),
     store="rocksdb://",
     datadir=env["BENCH_DATA_DIR"],
     topic_partitions=partitions,

@@ -13,9 +13,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-
 from app.contract.codec import AvroCodec
+from app.security import kafka_clients
 from app.settings import Settings
 
 
@@ -78,10 +77,10 @@ async def measure(settings: Settings, meter: LatencyMeter) -> None:
         topics.journal: AvroCodec("JournalEntry"),
         topics.rewards: AvroCodec("Reward"),
     }
-    consumer = AIOKafkaConsumer(
+    consumer = kafka_clients.consumer(
+        settings,
         *codecs,
         topics.dead_letters,
-        bootstrap_servers=settings.bootstrap_servers,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )

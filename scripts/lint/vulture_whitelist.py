@@ -10,6 +10,8 @@ from psycopg import AsyncServerCursor
 import agents
 from agents.leaderboards import LeaderboardTotals
 from app.archive.follow import ArchiveTotals, Rewind
+from app.metrics.consumer import ConsumerCollector
+from app.metrics.logs import JsonFormatter
 from app.operations.shutdown import ShutdownDeadline
 from app.streaming.codecs import FaustAvroCodec
 from app.streaming.consumer import Transport
@@ -22,6 +24,7 @@ _ = (
     # counters reported through dataclasses.asdict / __slots__ (stats view, log lines)
     LeaderboardTotals.boards_written,
     LeaderboardTotals.boards_expired,
+    LeaderboardTotals.boards_erased_from,
     ArchiveTotals.undecodable,
     ArchiveTotals.outages,
     # aiokafka's ConsumerRebalanceListener callbacks
@@ -38,4 +41,7 @@ _ = (
     App.on_webserver_init,
     Web.production_blueprints,
     ShutdownDeadline.on_stop,
+    # prometheus-client calls a collector's collect; logging.Formatter its converter
+    ConsumerCollector.collect,
+    JsonFormatter.converter,
 )

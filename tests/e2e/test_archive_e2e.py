@@ -21,11 +21,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from app.core.ids import erased_marker
+from app.core.ids import pseudonym
 from app.devtools.deployment import Deployment, wait_for
 from app.devtools.localbroker import free_port
 from app.devtools.supervise import Child, spawn
 from app.operations.privacy import request_erasure
+from app.security.erasure_key import erasure_key
 from tests.support.factories import natural, settled, table_event
 from tests.unit.archive.test_archive import URL, pg  # noqa: F401  (the fixture: PostgreSQL or a clear failure)
 
@@ -190,7 +191,7 @@ def test_the_archive_waits_for_postgresql_catches_up_once_and_serves_the_timelin
 
         # 5. erasure: the player's rows go, only the marker's hash stays
         asyncio.run(request_erasure(dep.settings, winner, "test"))
-        hashed = erased_marker(winner)
+        hashed = pseudonym(winner, erasure_key(dep.settings))
 
         def erased() -> bool:
             rows = archived(schema)

@@ -1,53 +1,227 @@
-"""Erasure on a running worker: ``pitboss forget`` leaves nothing to reward or recognise."""
+"""Erasure on a running worker and archive: ``pitboss forget`` surveys, asks, and leaves the id
+only where the kept-for-ever topics still hold it (until crypto-shredding, docs/security.md)."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
+import uuid
+from pathlib import Path
 
+import psycopg
 import pytest
+from aiokafka import TopicPartition
+from psycopg import sql
 
 from app.contract.codec import AvroCodec
-from app.devtools.deployment import wait_for
-from app.operations.privacy import request_erasure
-from tests.support.factories import natural, profile, table_event
+from app.core.ids import pseudonym
+from app.devtools.deployment import Deployment, wait_for
+from app.devtools.supervise import Child
+from app.operations.privacy import changelog
+from app.operations.reading import read_to_end
+from app.operations.topics import topic_specs
+from app.security import kafka_clients
+from app.security.erasure_key import erasure_key
+from tests.e2e.test_archive_e2e import start_archive
+from tests.support.factories import natural, profile, settled, table_event
+from tests.unit.archive.test_archive import URL, pg  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
+PITBOSS = str(Path(sys.executable).with_name("pitboss"))
+#: where the id stays after forget, until crypto-shredding makes these records unlinkable
+STILL_LINKED = ("journal", "dead_letters", "access_log")
 
-def test_a_forgotten_player_is_tombstoned_journaled_and_never_rewarded_again(dep):
+
+def pitboss(dep: Deployment, *args: str) -> subprocess.CompletedProcess:
+    env = {**dep.env, "PITBOSS_TOKEN": dep.token("admin", subject="dpo")}
+    env.pop("PITBOSS_TOKEN_FILE", None)
+    return subprocess.run(
+        [PITBOSS, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def kept_topics(dep: Deployment) -> dict[str, tuple[int, bool]]:
+    """Every topic kept for ever or compacted (the contract's and the workers' changelogs):
+    its partition count and whether it is compacted."""
+    kept = {}
+    for spec in topic_specs(dep.settings):
+        compacted = spec.configs.get("cleanup.policy") == "compact"
+        if compacted or spec.configs.get("retention.ms") == "-1":
+            kept[spec.name] = (spec.partitions, compacted)
+    for table in ("player-state", "player-profiles", "leaderboards"):
+        kept[changelog(dep.settings, table)] = (dep.settings.partitions, True)
+    return kept
+
+
+def topics_naming(dep: Deployment, player: str) -> set[str]:
+    """The kept topics whose records still name ``player``: any record of a topic kept for
+    ever; for a compacted one, only what compaction leaves (each key's latest value, none
+    for a tombstone)."""
+    needle = player.encode()
+    roles = {getattr(dep.settings.topics, role): role for role in STILL_LINKED}
+
+    async def scan() -> set[str]:
+        consumer = kafka_clients.consumer(dep.settings, enable_auto_commit=False)
+        await consumer.start()
+        found = set()
+        try:
+            for topic, (partitions, compacted) in kept_topics(dep).items():
+                tps = [TopicPartition(topic, p) for p in range(partitions)]
+                if topic not in await consumer.topics():
+                    continue
+                latest: dict[bytes | None, bytes | None] = {}
+                async for record in read_to_end(consumer, tps, timeout_s=60):
+                    if compacted:
+                        latest[record.key] = record.value
+                    elif needle in (record.key or b"") + (record.value or b""):
+                        found.add(roles.get(topic, topic))
+                if any(v is not None and needle in (k or b"") + v for k, v in latest.items()):
+                    found.add(roles.get(topic, topic))
+        finally:
+            await consumer.stop()
+        return found
+
+    return asyncio.run(scan())
+
+
+def archive_tables_naming(schema: str, player: str) -> dict[str, int]:
+    """Rows per archive table whose text names ``player``, over every table of the schema."""
+    with psycopg.connect(URL) as conn:
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                [schema],
+            )
+        ]
+        assert {"journal", "rewards", "cooldowns", "access_log", "erasures"} <= set(tables)
+        counts = {}
+        for table in tables:
+            query = sql.SQL("SELECT count(*) FROM {}.{} t WHERE t::text LIKE %s").format(
+                sql.Identifier(schema), sql.Identifier(table)
+            )
+            (counts[table],) = conn.execute(query, [f"%{player}%"]).fetchone()
+        return {table: n for table, n in counts.items() if n}
+
+
+def test_forget_surveys_asks_and_leaves_the_id_only_on_the_kept_for_ever_topics(tmp_path, pg):  # noqa: F811
+    schema = f"test_privacy_e2e_{uuid.uuid4().hex[:8]}"
+    dep = Deployment.create(tmp_path, PITBOSS_ARCHIVE_SCHEMA=schema)
+    archive: Child | None = None
+    player, other = f"p-forget-{uuid.uuid4().hex[:6]}", "p-stays"
+    try:
+        dep.start_worker()
+        archive = start_archive(dep, URL)
+        dep.produce(
+            dep.settings.topics.player_profiles,
+            [(player.encode(), AvroCodec("PlayerProfile").encode(profile(player)), None)],
+        )
+        now = int(time.time() * 1000) - 60_000
+        bad = settled("WIN", player_id=player, occurred_at=now)
+        bad["settlement"]["payout_minor"] = -1  # a dead letter keyed by the id
+        events = [
+            natural(player_id=player, occurred_at=now),
+            table_event(player_id=player, occurred_at=now + 1000),
+            table_event(player_id=other, occurred_at=now + 1000),
+            bad,
+        ]
+        dep.produce_events(events)
+        dep.player_when(player, lambda v: v["profile"] is not None and v["state"]["xp"] > 0)
+        board = wait_for(
+            lambda: [
+                key
+                for key in dep.view("/pitboss/leaderboards/")["boards"]
+                if player in str(dep.view(f"/pitboss/leaderboards/{key}/"))
+            ],
+            what="the player on a leaderboard",
+        )
+
+        # the survey: what there is to erase, and an unknown id refused
+        dry = pitboss(dep, "forget", player, "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert "state: yes" in dry.stdout and "profile: yes" in dry.stdout, dry.stdout
+        assert board[0] in dry.stdout
+        unknown = pitboss(dep, "forget", "p-nobody-at-all", "--yes")
+        assert unknown.returncode == 1 and "unknown to Pitboss" in unknown.stderr, (
+            unknown.stdout + unknown.stderr
+        )
+        unconfirmed = pitboss(dep, "forget", player)  # no terminal, no --yes
+        assert unconfirmed.returncode == 1 and "--yes" in unconfirmed.stderr
+        forgot = pitboss(dep, "forget", player, "--yes")
+        assert forgot.returncode == 0, forgot.stderr
+
+        journal = dep.consume(
+            dep.settings.topics.journal,
+            "JournalEntry",
+            lambda es: any(e["decision"] == "PLAYER_ERASED" for e in es),
+        )
+        [marker] = [e for e in journal if e["decision"] == "PLAYER_ERASED"]
+        assert marker["player_id"] == player and marker["details"] == {"requested_by": "dpo"}
+        view = dep.player_when(player, lambda v: not v["known"] and v["profile"] is None)
+        assert view["state"]["xp"] == 0
+        wait_for(
+            lambda: (
+                not any(
+                    player in str(dep.view(f"/pitboss/leaderboards/{key}/"))
+                    for key in dep.view("/pitboss/leaderboards/")["boards"]
+                )
+            ),
+            what="every leaderboard to drop the player",
+        )
+
+        # a new event for the id: refused, and journaled by the marker, not the id
+        erased_before = dep.view("/pitboss/stats/")["totals"]["erased_events"]
+        later = natural(player_id=player, occurred_at=now + 5000)
+        dep.produce_events([later])
+        wait_for(
+            lambda: dep.view("/pitboss/stats/")["totals"]["erased_events"] > erased_before,
+            what="the new event to be refused",
+        )
+        dep.wait_quiet()
+        hashed = pseudonym(player, erasure_key(dep.settings))
+        journal = dep.consume(
+            dep.settings.topics.journal,
+            "JournalEntry",
+            lambda es: any(later["event_id"] in e["event_ids"] for e in es),
+        )
+        [refused] = [e for e in journal if later["event_id"] in e["event_ids"]]
+        assert refused["decision"] == "EVENT_REJECTED" and refused["player_id"] is None
+        assert refused["details"]["player"] == hashed and player not in str(refused)
+
+        # the archive keeps only the marker's keyed hash
+
+        def archive_erased() -> bool:
+            with psycopg.connect(URL) as conn:
+                rows = conn.execute(
+                    sql.SQL("SELECT player_hash FROM {}.erasures").format(sql.Identifier(schema))
+                ).fetchall()
+            return (hashed,) in rows
+
+        wait_for(archive_erased, timeout=60, what="the archive to erase the player")
+        # from the marker on, the follower deletes and drops every record of theirs
+        assert archive_tables_naming(schema, player) == {}
+        assert set(STILL_LINKED) == topics_naming(dep, player)
+    finally:
+        if archive is not None:
+            archive.stop()
+        dep.stop_all()
+        with psycopg.connect(URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def test_an_email_as_player_id_is_refused_and_kept_nowhere_in_clear(dep):
     dep.start_worker()
-    player = "p-forget-me"
-    dep.produce(
-        dep.settings.topics.player_profiles,
-        [(player.encode(), AvroCodec("PlayerProfile").encode(profile(player)), None)],
-    )
+    email = f"jane.{uuid.uuid4().hex[:6]}@example.com"
     now = int(time.time() * 1000)
-    dep.produce_events([natural(player_id=player, occurred_at=now)])
-    dep.player_when(player, lambda v: v["known"] and v["profile"] is not None)
-
-    asyncio.run(request_erasure(dep.settings, player, "test"))
-    journal = dep.consume(
-        dep.settings.topics.journal,
-        "JournalEntry",
-        lambda es: any(e["decision"] == "PLAYER_ERASED" for e in es),
-    )
-    [marker] = [e for e in journal if e["decision"] == "PLAYER_ERASED"]
-    assert marker["player_id"] == player
-    view = dep.player_when(player, lambda v: not v["known"] and v["profile"] is None)
-    assert view["state"]["xp"] == 0
-
-    later = [
-        table_event(player_id=player, occurred_at=now + 1000),
-        natural(player_id=player, occurred_at=now + 2000),
-    ]
-    dep.produce_events(later)
-    wait_for(
-        lambda: dep.view("/pitboss/stats/")["totals"]["erased_events"] >= 2,
-        what="the events to be ignored",
-    )
-    rewards = dep.consume(dep.settings.topics.rewards, "Reward", lambda rs: len(rs) >= 1)
-    later_ids = {e["event_id"] for e in later}
-    assert not [r for r in rewards if later_ids & set(r["trigger_event_ids"])]
-    assert [r["event_time"] for r in rewards if r["player_id"] == player] == [now]
-    assert not dep.view(f"/pitboss/players/{player}/")["known"]
+    dep.produce_events([natural(player_id=email, occurred_at=now)])
+    letters = dep.consume(dep.settings.topics.dead_letters, "DeadLetter", lambda ls: bool(ls))
+    [letter] = letters
+    assert letter["value"] is None and "e-mail" in letter["reason"]
+    assert letter["key"] == pseudonym(email, erasure_key(dep.settings)).encode()
+    dep.wait_quiet()
+    for topic in (dep.settings.topics.dead_letters, dep.settings.topics.journal):
+        raw = dep.consume(topic, None, lambda rs: bool(rs))
+        assert not [r for r in raw if email.encode() in (r.key or b"") + (r.value or b"")]

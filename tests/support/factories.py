@@ -7,6 +7,9 @@ import itertools
 from app.core.samples import SAMPLE_PROFILE, sample_event
 from app.core.times import instant_ms
 
+#: The erasure key of unit tests (a deployment's comes from app.security.erasure_key).
+ERASURE_KEY = b"unit-test-erasure-key-0123456789abcdef"
+
 _ids = itertools.count(1)
 
 

@@ -31,6 +31,7 @@ from app.pipeline.keys import APPLIED
 from app.pipeline.store import DictStore
 from app.rules.live import LiveEngine
 from app.rules.policy import load_policies, runtime_view
+from app.security.erasure_key import erasure_key
 from app.settings import Settings
 
 #: what may differ between a decision and its re-delivered twin: when it was written
@@ -64,7 +65,11 @@ def replay(
     partition order, through the worker's own batch procedure."""
     engine = live_engine(settings)
     states, stored_profiles = DictStore(), DictStore()
-    decider = BatchDecider(Ingest(settings.topics, settings.partitions), states, stored_profiles)
+    decider = BatchDecider(
+        Ingest(settings.topics, settings.partitions, erasure_key=erasure_key(settings)),
+        states,
+        stored_profiles,
+    )
     now_ms = int(time.time() * 1000)
     ref = Reference(tables=states.partitions)
     for record in [*profiles, *events]:

@@ -26,6 +26,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from app.contract.codec import AvroCodec
 from app.devtools.simulator.studio import StudioConfig, StudioSimulator, event_rate
 from app.operations.admin import AdminError, describe_topics
+from app.security import kafka_clients
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,8 @@ def event_key(event: dict) -> bytes:
 def make_producer(settings: Settings, *, fast: bool = False) -> AIOKafkaProducer:
     """A producer tuned for many small records: linger to batch them, bigger batches for
     preloads. Its default partitioner is Kafka's murmur2, the same as the worker's."""
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+    return kafka_clients.producer(
+        settings,
         client_id=f"{settings.app_id}-simulator",
         acks=1,
         linger_ms=50 if fast else 2,

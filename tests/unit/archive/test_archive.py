@@ -31,8 +31,9 @@ from app.archive.views import (
 )
 from app.contract.codec import AvroCodec
 from app.core import outputs
-from app.core.ids import erased_marker
+from app.core.ids import pseudonym
 from app.settings import Settings
+from tests.support.factories import ERASURE_KEY
 
 T = TypeVar("T")
 URL = Settings.from_env().archive_url or "postgresql://127.0.0.1:5432/test"
@@ -156,7 +157,32 @@ def cooldown(player: str, cooldown_id: str, at: int = T0) -> dict:
     )
 
 
-def batch(journal: list[dict] = (), rewards: list[dict] = (), cooldowns: list[dict] = ()) -> Batch:
+def access(player: str, request_id: str, at: int = T0) -> dict:
+    return _decoded(
+        "AccessLogEntry",
+        {
+            "request_id": request_id,
+            "occurred_at": at,
+            "subject": "alice",
+            "kind": "STAFF",
+            "roles": ["support"],
+            "permission": "player.read",
+            "action": "GET /pitboss/players/{player_id}/",
+            "player_id": player,
+            "allowed": True,
+            "reason": "granted",
+            "fields_hidden": [],
+            "remote": None,
+        },
+    )
+
+
+def batch(
+    journal: list[dict] = (),
+    rewards: list[dict] = (),
+    cooldowns: list[dict] = (),
+    access: list[dict] = (),
+) -> Batch:
     def located(topic: str, items: list[dict]) -> list[tuple[dict, Origin]]:
         return [(item, Origin(topic, 0, offset)) for offset, item in enumerate(items)]
 
@@ -164,6 +190,7 @@ def batch(journal: list[dict] = (), rewards: list[dict] = (), cooldowns: list[di
         located("journal", list(journal)),
         located("rewards", list(rewards)),
         located("cooldowns", list(cooldowns)),
+        located("access-log", list(access)),
     )
 
 
@@ -208,8 +235,8 @@ def test_a_redelivered_batch_makes_no_second_row(run):
     everything = batch([*journal, e], [r], [cooldown("p-1", "cd-1")])
 
     async def scenario(conn):
-        first = await store.write(conn, everything)
-        second = await store.write(conn, everything)
+        first = await store.write(conn, everything, ERASURE_KEY)
+        second = await store.write(conn, everything, ERASURE_KEY)
         counts = [
             (await rows(conn, f"SELECT count(*), count(DISTINCT {key}) FROM {table}"))[0]
             for table, key in (
@@ -230,7 +257,7 @@ def test_erasure_deletes_the_players_rows_and_keeps_them_out_for_good(run):
     history = [entry("p-gone", n=n, at=T0 + n) for n in range(3)]
     gone_issued, gone_reward = issued("p-gone", "rw-gone", T0 + 5, 5)
     kept_issued, kept_reward = issued("p-kept", "rw-kept", T0 + 5, 5)
-    marker = _decoded("JournalEntry", outputs.player_erased("p-gone", T0 + MINUTE))
+    marker = _decoded("JournalEntry", outputs.player_erased("p-gone", "dpo", T0 + MINUTE))
     # a reward decided before the erasure but read after the marker (another topic)
     late = reward("p-gone", "rw-late", T0 + 6)
 
@@ -241,27 +268,35 @@ def test_erasure_deletes_the_players_rows_and_keeps_them_out_for_good(run):
                 [*history, gone_issued, kept_issued],
                 [gone_reward, kept_reward],
                 [cooldown("p-gone", "cd-gone")],
+                [access("p-gone", "r-1"), access("p-kept", "r-2")],
             ),
+            ERASURE_KEY,
         )
-        erased = await store.write(conn, batch([marker], [late]))
-        replay = await store.write(conn, batch([*history, gone_issued, marker], [gone_reward]))
+        erased = await store.write(conn, batch([marker], [late]), ERASURE_KEY)
+        replay = await store.write(
+            conn,
+            batch([*history, gone_issued, marker], [gone_reward], access=[access("p-gone", "r-3")]),
+            ERASURE_KEY,
+        )
         players = {
             table: sorted(p for (p,) in await rows(conn, f"SELECT player_id FROM {table}"))
-            for table in ("journal", "rewards", "cooldowns")
+            for table in ("journal", "rewards", "cooldowns", "access_log")
         }
         erasures = await rows(conn, "SELECT player_hash, entry_id FROM erasures")
-        page = await store.timeline(conn, TimelineQuery("p-gone"))
+        page = await store.timeline(conn, TimelineQuery("p-gone"), ERASURE_KEY)
         return erased, replay, players, erasures, page
 
     erased, replay, players, erasures, page = run(scenario)
-    hashed = erased_marker("p-gone")
+    hashed = pseudonym("p-gone", ERASURE_KEY)
     assert erased.erasures == 1 and erased.erased_dropped == 1  # the late reward
-    assert replay.new == 0 and replay.erased_dropped == 5  # nothing of theirs comes back
+    assert replay.new == 0 and replay.erased_dropped == 6  # nothing of theirs comes back
     assert players == {
         "journal": sorted([hashed, "p-kept"]),  # the marker row keeps only the hash
         "rewards": ["p-kept"],
         "cooldowns": [],
+        "access_log": ["p-kept"],
     }
+    assert hashed != pseudonym("p-gone", b"another-deployment-key-0123456789")
     assert erasures == [(hashed, marker["entry_id"])]
     assert page.items == [] and page.erased
 
@@ -288,20 +323,25 @@ def test_the_timeline_pages_newest_first_and_filters(run):
     other, _ = _history("p-2")
 
     async def scenario(conn):
-        await store.write(conn, batch([*journal, *other], rewards))
+        await store.write(conn, batch([*journal, *other], rewards), ERASURE_KEY)
         pages, before = [], None
         while True:
-            page = await store.timeline(conn, TimelineQuery("p-1", limit=3, before=before))
+            page = await store.timeline(
+                conn, TimelineQuery("p-1", limit=3, before=before), ERASURE_KEY
+            )
             pages.append(page.items)
             if page.next is None:
                 break
             before = page.next
-        issued_only = await store.timeline(conn, TimelineQuery("p-1", decisions=("REWARD_ISSUED",)))
+        issued_only = await store.timeline(
+            conn, TimelineQuery("p-1", decisions=("REWARD_ISSUED",)), ERASURE_KEY
+        )
         ranged = await store.timeline(
             conn,
             TimelineQuery(
                 "p-1", since=store.from_ms(T0 + 2 * MINUTE), until=store.from_ms(T0 + 5 * MINUTE)
             ),
+            ERASURE_KEY,
         )
         return pages, issued_only.items, ranged.items
 
@@ -327,7 +367,7 @@ def test_export_is_oldest_first_in_csv_and_json_lines(run):
     since, until = T0 + MINUTE, T0 + 8 * MINUTE
 
     async def scenario(conn):
-        await store.write(conn, batch(journal, rewards))
+        await store.write(conn, batch(journal, rewards), ERASURE_KEY)
         query = TimelineQuery("p-1", since=store.from_ms(since), until=store.from_ms(until))
         return [i async for i in store.export(conn, query, chunk=2)]
 
@@ -404,9 +444,32 @@ def test_the_views_say_when_the_schema_has_no_tables_yet(pg, monkeypatch):
 
     async def ask() -> None:
         async with views.archive_connection() as conn:
-            await store.timeline(conn, TimelineQuery("p-1"))
+            await store.timeline(conn, TimelineQuery("p-1"), ERASURE_KEY)
 
     with pytest.raises(
         store.ArchiveUnavailable, match="has no tables yet: start `pitboss archive`"
     ):
         asyncio.run(ask())
+
+
+def test_the_timeline_shows_a_players_consent_history(run):
+    changes = [
+        _decoded(
+            "JournalEntry",
+            outputs.consent_changed(
+                "p-1", "casino", "email", before, after, "player-profiles", at, at + 5
+            ),
+        )
+        for before, after, at in ((None, True, T0), (True, False, T0 + MINUTE))
+    ]
+
+    async def scenario(conn):
+        await store.write(conn, batch([*changes, entry("p-1", at=T0 + 2 * MINUTE)]), ERASURE_KEY)
+        query = timeline_query("p-1", {"decision": "consent_changed"})
+        return await store.timeline(conn, query, ERASURE_KEY)
+
+    page = run(scenario)
+    assert [(i["decision"], i["details"]["to"]) for i in page.items] == [
+        ("CONSENT_CHANGED", "withdrawn"),  # newest first
+        ("CONSENT_CHANGED", "granted"),
+    ]

@@ -23,7 +23,7 @@ from app.pipeline.ingest import Ingest
 from app.rules import DEFAULT_RULESET_PATH, compile_document, default_document
 from app.rules.versioning import assign_versions
 from app.settings import TopicNames
-from tests.support.factories import ms, natural, table_event
+from tests.support.factories import ERASURE_KEY, ms, natural, table_event
 from tests.support.factories import profile as factory_profile
 
 TOPICS = TopicNames.from_env({})
@@ -46,7 +46,7 @@ def doubled_natural_xp() -> dict:
     return doc
 
 
-INGEST = Ingest(TOPICS, PARTITIONS)
+INGEST = Ingest(TOPICS, PARTITIONS, erasure_key=ERASURE_KEY)
 
 
 def records_of(events: Sequence[dict], profiles: Sequence[dict] = ()) -> list[ReplayRecord]:
@@ -79,7 +79,7 @@ def play() -> tuple[list[ReplayRecord], Journal, RevisionBook]:
 
 
 def replay(records, journal, book, window=None, candidate=None) -> Report:
-    ingest = Ingest(TOPICS, PARTITIONS)
+    ingest = Ingest(TOPICS, PARTITIONS, erasure_key=ERASURE_KEY)
     return replay_records(ingest, book, window or ReplayRange(), records, journal, candidate)
 
 

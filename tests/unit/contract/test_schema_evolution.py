@@ -26,7 +26,7 @@ from app.contract.schemas import (
 )
 from app.pipeline.ingest import Ingest, partition_for
 from app.settings import PROJECT_ROOT, Settings
-from tests.support.factories import ms, natural, table_event
+from tests.support.factories import ERASURE_KEY, ms, natural, table_event
 from tests.support.writer_schemas import INCOMPATIBLE, VERSIONS, shipped, single_object
 from tests.unit.pipeline.test_ingest import Msg
 
@@ -37,7 +37,7 @@ TOPICS = Settings.from_env({"PITBOSS_PARTITIONS": str(PARTITIONS)}).topics
 
 def ingest_reading(schemas: SchemaCatalog) -> Ingest:
     """An Ingest whose codecs read a private catalog, so test-only writers do not leak."""
-    ingest = Ingest(TOPICS, PARTITIONS)
+    ingest = Ingest(TOPICS, PARTITIONS, erasure_key=ERASURE_KEY)
     ingest.events = AvroCodec("TableEvent", schemas=schemas)
     ingest.profiles = AvroCodec("PlayerProfile", schemas=schemas)
     return ingest
@@ -67,7 +67,7 @@ def test_every_shipped_version_reads_as_the_current_record():
 
 def test_an_older_writer_is_decided_with_the_defaults_of_the_missing_fields():
     event = natural(player_id="p-v0", occurred_at=NOW)
-    batch = Ingest(TOPICS, PARTITIONS).sort(
+    batch = Ingest(TOPICS, PARTITIONS, erasure_key=ERASURE_KEY).sort(
         [sent(single_object(shipped("v0").source, event), "p-v0")], NOW
     )
     assert batch.dead_letters == []
@@ -78,7 +78,7 @@ def test_an_older_writer_is_decided_with_the_defaults_of_the_missing_fields():
 def test_a_newer_writer_is_decided_without_its_new_field():
     event = natural(player_id="p-v2", occurred_at=NOW)
     data = single_object(shipped("v2").source, dict(event, seat=3))
-    batch = Ingest(TOPICS, PARTITIONS).sort([sent(data, "p-v2")], NOW)
+    batch = Ingest(TOPICS, PARTITIONS, erasure_key=ERASURE_KEY).sort([sent(data, "p-v2")], NOW)
     assert batch.dead_letters == []
     assert batch.events == {partition_for("p-v2", PARTITIONS): {"p-v2": [event]}}
 
@@ -89,7 +89,7 @@ def test_a_new_event_type_reads_as_unknown_and_decides_nothing():
     tip = table_event(player_id="p-tip", event_type="TIP_PLACED", occurred_at=NOW)
     data = single_object(shipped("v2").source, dict(tip, seat=1))
     assert AvroCodec("TableEvent").decode(data)["event_type"] == "UNKNOWN"
-    batch = Ingest(TOPICS, PARTITIONS).sort([sent(data, "p-tip")], NOW)
+    batch = Ingest(TOPICS, PARTITIONS, erasure_key=ERASURE_KEY).sort([sent(data, "p-tip")], NOW)
     assert (batch.dead_letters, batch.rejected, batch.events, batch.forwards) == ([], [], {}, [])
     assert batch.table_level == 1
 
@@ -114,7 +114,11 @@ def test_an_incompatible_writer_is_dead_lettered_naming_the_mismatch():
 
 def test_a_writer_the_worker_was_not_given_is_an_unknown_schema():
     data = single_object(INCOMPATIBLE, dict(natural(player_id="p-x", occurred_at=NOW), event_id=7))
-    [(_, letter)] = Ingest(TOPICS, PARTITIONS).sort([sent(data, "p-x")], NOW).dead_letters
+    [(_, letter)] = (
+        Ingest(TOPICS, PARTITIONS, erasure_key=ERASURE_KEY)
+        .sort([sent(data, "p-x")], NOW)
+        .dead_letters
+    )
     assert letter["error"] == "UNKNOWN_SCHEMA"
     assert make_schema_info(INCOMPATIBLE).fingerprint_hex in letter["reason"]
 

@@ -31,7 +31,7 @@ JAVA_FINGERPRINTS = {
     "AccessLogEntry": "3d0c1e464b98de22",
     "CoolDown": "2f81d0667016287a",
     "DeadLetter": "72fdd0f766203a7e",
-    "JournalEntry": "279764dbb05ba5e3",
+    "JournalEntry": "960a464b5130d8f0",  # v2 (279764dbb05ba5e3) + CONSENT_CHANGED
     "PlayerProfile": "0d6cca417ac60362",
     "Reward": "ad88465bbff3aef7",
     "TableEvent": "dab0385993883136",

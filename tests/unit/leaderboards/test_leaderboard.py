@@ -20,6 +20,7 @@ from app.leaderboards.board import (
     board_key,
     changed_boards,
     encode_score,
+    erased_from,
     expired,
     parse_board_key,
     parse_score,
@@ -218,3 +219,14 @@ def test_a_board_expires_only_after_its_retention_plus_a_day_of_slack():
     assert not expired("points-weekly:ALL:2026-W44", date(2026, 11, 9), retention_days=7)
     assert expired("points-weekly:ALL:2026-W44", date(2026, 11, 10), retention_days=7)
     assert not expired("points-all-time:ALL:ever", date(2099, 1, 1), retention_days=0)
+
+
+def test_an_erased_player_leaves_every_board_that_lists_them_and_no_other():
+    listed = Board(3, (Entry("p-a", 30, 1), Entry("p-gone", 20, 2), Entry("p-b", 10, 3)))
+    other = Board(3, (Entry("p-a", 5, 1),))
+    stored = {b"k1": listed.to_bytes(), b"k2": other.to_bytes()}
+    changed = erased_from(stored, {"p-gone"})
+    assert list(changed) == [b"k1"]  # a board without them is not rewritten
+    after = Board.from_bytes(changed[b"k1"])
+    assert [e.player_id for e in after.entries] == ["p-a", "p-b"] and after.top == 3
+    assert erased_from({b"k1": changed[b"k1"]}, {"p-gone"}) == {}  # idempotent

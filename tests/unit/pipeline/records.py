@@ -3,6 +3,8 @@ on their player's partition, each topic-partition numbered in offset order."""
 
 from __future__ import annotations
 
+import orjson
+
 from app.contract.codec import AvroCodec
 from app.pipeline.ingest import FORGET_TYPE, RECORD_TYPE_HEADER, RawRecord, partition_for
 from app.settings import TopicNames
@@ -47,5 +49,6 @@ class Log:
         value = None if profile is None else PROFILES.encode(profile)
         self._add(TOPICS.player_profiles, player_id, value, at)
 
-    def forget(self, player_id: str, at: int) -> None:
-        self._add(TOPICS.rekeyed, player_id, b"{}", at, [(RECORD_TYPE_HEADER, FORGET_TYPE)])
+    def forget(self, player_id: str, at: int, by: str = "") -> None:
+        request = orjson.dumps({"player_id": player_id, "by": by} if by else {})
+        self._add(TOPICS.rekeyed, player_id, request, at, [(RECORD_TYPE_HEADER, FORGET_TYPE)])

@@ -15,7 +15,7 @@ from app.pipeline.ingest import EVENT_TYPE, RECORD_TYPE_HEADER, Ingest, RawRecor
 from app.pipeline.keys import APPLIED, COOLDOWN_INDEX, ERASED, WATERMARK
 from app.pipeline.plan import OutputCodecs, output_plan
 from app.pipeline.store import DictStore
-from tests.support.factories import ms, natural, profile, settled, table_event
+from tests.support.factories import ERASURE_KEY, ms, natural, profile, settled, table_event
 from tests.support.hypothesis_profiles import examples
 from tests.support.rulesets import default_engine
 from tests.unit.pipeline.records import EVENTS, PARTITIONS, TOPICS, Log, player_on
@@ -33,7 +33,9 @@ class Tables:
     def __init__(self) -> None:
         self.states = DictStore()
         self.profiles = DictStore()
-        self.decider = BatchDecider(Ingest(TOPICS, PARTITIONS), self.states, self.profiles)
+        self.decider = BatchDecider(
+            Ingest(TOPICS, PARTITIONS, erasure_key=ERASURE_KEY), self.states, self.profiles
+        )
 
     def run(self, records, engine: Engine = ENGINE, now_ms: int = NOW) -> BatchResult:
         result = self.decider.decide(list(records), now_ms, engine)
@@ -151,7 +153,9 @@ def test_erasure_tombstones_state_and_profile_and_later_events_decide_nothing():
     assert tables.states.get_many(0, [X.encode()]) == {}
     assert X not in str(tables.key(0, ERASED))  # a hash, never the id
     later = tables.run([_next(log, natural(player_id=X, occurred_at=T0 + 2 * 86_400_000))])
-    assert later.erased_events == 1 and not later.decisions.journal
+    [refused] = later.journal
+    assert later.erased_events == 1 and refused["decision"] == "EVENT_REJECTED"
+    assert refused["player_id"] is None and X not in str(refused)
     assert tables.state(Y).xp > 0  # the other player keeps theirs
 
 
@@ -259,11 +263,12 @@ def decide_in_batches(records: list[RawRecord], cuts: list[int]) -> tuple[dict, 
     by_player: dict[str, list[str]] = {}
     for entry in journal:
         bare = {k: v for k, v in entry.items() if k not in ("recorded_at", "decided_at")}
-        partition = partition_for(entry["player_id"], PARTITIONS)
+        who = entry["player_id"] or entry["details"]["player"]  # an erased player's marker
+        partition = partition_for(who, PARTITIONS)
         by_partition.setdefault(partition, []).append(
             orjson.dumps(bare, option=orjson.OPT_SORT_KEYS)
         )
-        by_player.setdefault(entry["player_id"], []).append(entry["entry_id"])
+        by_player.setdefault(who, []).append(entry["entry_id"])
     sorted_journal = {p: sorted(entries) for p, entries in by_partition.items()}
     return (sorted_journal, by_player), (tables.states.partitions, tables.profiles.partitions)
 

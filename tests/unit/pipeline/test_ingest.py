@@ -9,7 +9,7 @@ import pytest
 from app.contract.codec import AvroCodec
 from app.pipeline.ingest import FORGET_TYPE, RECORD_TYPE_HEADER, Ingest, partition_for, validate
 from app.settings import Settings
-from tests.support.factories import ms, natural, profile, settled, table_event
+from tests.support.factories import ERASURE_KEY, ms, natural, profile, settled, table_event
 
 NOW = ms("2026-11-22T12:00:00Z")
 
@@ -73,7 +73,7 @@ class Msg:
 
 def test_sorting_routes_by_player_partition_and_forwards_strays():
     settings = Settings.from_env({"PITBOSS_PARTITIONS": "4"})
-    ingest = Ingest(settings.topics, 4)
+    ingest = Ingest(settings.topics, 4, erasure_key=ERASURE_KEY)
     codec = AvroCodec("TableEvent")
     topic = settings.topics.table_events
     player = "p-000007"

@@ -29,6 +29,7 @@ EXPECTED = {
     },
     "analyst": {"stats.read", "replay.run", "rules.read", "api.read"},
     "auditor": {name for name, p in CATALOGUE.items() if not p.changes},
+    "monitoring": {"metrics.read"},
     "admin": {"player.forget", "settings.read", "topics.admin", "debug.read", "api.read"},
 }
 

@@ -4,6 +4,7 @@ turned into exactly what aiokafka, Faust, libpq and the web server take."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 
 import faust
@@ -12,9 +13,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
+from app.archive import store
 from app.security.https import faust_web_options
 from app.security.kafka import TokenFile, aiokafka_options, faust_broker_credentials
-from app.security.masking import mask_secrets
+from app.security.masking import mask_log_records, mask_secrets
 from app.security.postgres import tls_params, with_tls
 from app.security.settings import KafkaSecurity, PostgresTLS, SecuritySettings, WebSettings
 
@@ -178,6 +180,22 @@ def test_postgres_tls_parameters(tmp_path):
     assert with_tls(unchanged, PostgresTLS.from_env({})) == unchanged
 
 
+def test_every_archive_connection_gets_the_tls_settings(monkeypatch):
+    """app/archive/store.connect is the archive's one way to PostgreSQL (the follower, the
+    commands and the timeline view): it applies the environment's TLS settings."""
+    seen: list[str] = []
+
+    async def connect(conninfo: str, **_: object) -> object:
+        seen.append(conninfo)
+        raise ConnectionRefusedError  # stop before any SQL
+
+    monkeypatch.setattr(store.AsyncConnection, "connect", connect)
+    monkeypatch.setenv("PITBOSS_PG_SSLMODE", "verify-full")
+    with pytest.raises(ConnectionRefusedError):
+        asyncio.run(store.connect("postgresql://u@db.example/test?sslmode=disable", "pitboss"))
+    assert "sslmode=verify-full" in seen[0] and "disable" not in seen[0]
+
+
 def test_faust_web_options(certificate):
     plain = faust_web_options(WebSettings.from_env({}), "worker-1.internal", 6066)
     assert plain["web_bind"] == "127.0.0.1"
@@ -225,3 +243,23 @@ def test_faust_web_options(certificate):
 )
 def test_mask_secrets(text, masked):
     assert mask_secrets(text) == masked
+
+
+def test_log_records_are_masked_whoever_logs_them(caplog):
+    before = logging.getLogRecordFactory()
+    plain = getattr(before, "inner", before)  # importing the worker app installs it already
+    try:
+        logging.setLogRecordFactory(plain)
+        mask_log_records()
+        mask_log_records()  # idempotent: one wrapper
+        assert logging.getLogRecordFactory().inner is plain
+        with caplog.at_level(logging.INFO):
+            logging.getLogger("aiokafka.test").info("to %s", "kafka://u:hunter2@b:9093")
+            logging.getLogger("pitboss.test").warning("plain %d", 7)
+        broken = logging.getLogRecordFactory()("t", logging.INFO, "p", 1, "bad %d", ("x",), None)
+        assert broken.msg == "bad %d"  # a broken format is left for logging to report
+    finally:
+        logging.setLogRecordFactory(before)
+    assert caplog.records[0].getMessage() == "to kafka://u:***@b:9093"
+    assert caplog.records[1].getMessage() == "plain 7"
+    assert "hunter2" not in caplog.text
