@@ -19,8 +19,8 @@ from app.operations.admin import AdminError
 
 #: Exit codes (docs/operations.md#exit-codes): 0 done (replay: the journal agrees); 1 the
 #: command ran and found a problem (replay: mismatches; topics: a wrong partition count;
-#: rules validate: an invalid file); 2 the command could not run (broker down, a missing or
-#: unreadable file) or a usage error (click's own).
+#: rules validate: an invalid file; rules diff --exit-code: a change); 2 the command could not
+#: run (broker down, a missing or unreadable file) or a usage error (click's own).
 COULD_NOT_RUN = 2
 
 HELP = """Pitboss: a real-time gamified CRM engine for live-dealer casino tables.

@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import sys
 from typing import NoReturn
 
 import click
+import faust.cli.faust  # noqa: F401  Faust's own commands first: Pitboss's `send` replaces Faust's
 from faust.cli import argument, option
+from faust.serializers import codecs as faust_codecs
 
+from app.contract.codec import AvroCodec
 from app.operations.admin import AdminError, describe_topics, ensure_topics, list_topics
 from app.operations.cli import Command
 from app.operations.privacy import request_erasure, survey
 from app.operations.tail import tail as tail_rewards
 from app.operations.topics import topic_specs
+from app.security import kafka_clients
 from app.security.cli import admit, authorize_command, record
 from app.security.masking import mask_secrets
 from app.streaming.faust_app import app, security, settings
@@ -161,6 +166,87 @@ async def forget(self, player_id: str, dry_run: bool, force: bool, yes: bool) ->
         "owns the player tombstones their state and profile, takes them off every leaderboard "
         "and journals PLAYER_ERASED, by which the archive deletes their rows"
     )
+
+
+def _encoder(flag: str, serializer: str) -> AvroCodec | None:
+    """The Avro codec of an ``avro.<Schema>`` serializer; None for Faust's own codecs (``json``,
+    ``raw`` ...), which send the text as given, as Faust's ``send`` does. An unknown name is a
+    usage error, not a silently unencoded record."""
+    if serializer.startswith("avro."):
+        try:
+            return AvroCodec(serializer.removeprefix("avro."), settings.schema_registry_url or None)
+        except KeyError as exc:
+            raise click.UsageError(f"{flag} {serializer}: {exc.args[0]}") from None
+    try:
+        faust_codecs.get_codec(serializer)
+    except KeyError:
+        raise click.UsageError(f"{flag} {serializer}: unknown serializer") from None
+    return None
+
+
+def _encode(flag: str, serializer: str, text: str) -> bytes:
+    """``text`` as the record bytes ``serializer`` says: JSON text encoded as Avro for
+    ``avro.<Schema>``, else the text itself."""
+    codec = _encoder(flag, serializer)
+    if codec is None:
+        return text.encode()
+    try:
+        record = json.loads(text)
+        return codec.encode(record)
+    except (ValueError, AttributeError, TypeError) as exc:  # bad JSON, not an object, a bad field
+        raise click.UsageError(f"not a {codec.name} as JSON: {exc}") from None
+
+
+@app.command(
+    option("--key-type", "-K", help="Not supported: Pitboss has no Faust models."),
+    option("--key-serializer", help="Serializer for the key, e.g. raw (default) or avro.<Schema>."),
+    option("--value-type", "-V", help="Not supported: Pitboss has no Faust models."),
+    option("--value-serializer", help="avro.<Schema> (e.g. avro.TableEvent): VALUE is JSON."),
+    option("--key", "-k", help="The key as text (JSON for an avro.<Schema> key serializer)."),
+    option("--partition", type=int, default=None, help="Specific partition to send to."),
+    option("--repeat", "-r", type=int, default=1, help="Send message n times.", show_default=True),
+    option("--min-latency", type=float, default=0.0, help="Minimum delay between sending."),
+    option("--max-latency", type=float, default=0.0, help="Maximum delay between sending."),
+    argument("entity"),
+    argument("value", default=None, required=False),
+    base=Command,
+)
+async def send(
+    self,
+    entity: str,
+    value: str | None,
+    key: str | None,
+    key_type: str | None,
+    value_type: str | None,
+    partition: int | None,
+    repeat: int,
+    min_latency: float,
+    max_latency: float,
+) -> None:
+    """Send a record to a topic: ``send table-events --value-serializer avro.TableEvent
+    '{json}'`` encodes it with the contract's codec (docs/contract.md). Prints its metadata."""
+    if key_type or value_type:
+        raise click.UsageError("--key-type/--value-type: Pitboss has no Faust models")
+    if entity.startswith("@"):
+        raise click.UsageError("send to a topic by name, not to an @agent")
+    # Faust's AppCommand takes the serializer options (its defaults: the app's)
+    key_bytes = None if key is None else _encode("--key-serializer", self.key_serializer, key)
+    value_bytes = (
+        None if value is None else _encode("--value-serializer", self.value_serializer, value)
+    )
+    producer = kafka_clients.producer(settings)
+    await producer.start()
+    try:
+        for i in range(repeat):
+            meta = await producer.send_and_wait(
+                entity, value=value_bytes, key=key_bytes, partition=partition
+            )
+            sent = {"topic": meta.topic, "partition": meta.partition, "offset": meta.offset}
+            print(json.dumps({**sent, "timestamp": meta.timestamp}), flush=True)
+            if i + 1 < repeat and max_latency:
+                await asyncio.sleep(random.uniform(min_latency, max_latency))
+    finally:
+        await producer.stop()
 
 
 def _refuse(message: str) -> NoReturn:

@@ -8,11 +8,14 @@ kind some country's policy withholds at run time) never block, but are always sh
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 from faust.cli import argument, option
+from faust.cli.base import cli
 
 from app.operations.cli import Command
 from app.rules.loader import RuleProblem, RulesFileError, read_ruleset_file
@@ -26,9 +29,7 @@ from app.rules.publish import (
 )
 from app.rules.versioning import RulesetDiff, diff_documents
 from app.security.cli import authorize_command
-from app.streaming.faust_app import app, settings
-
-ACTIONS = ("validate", "diff", "push", "list")
+from app.streaming.faust_app import settings
 
 
 def render_problems(error: RulesFileError) -> str:
@@ -81,19 +82,102 @@ def render_live(doc: dict, running: str) -> str:
     return "\n".join(lines)
 
 
-async def _run(action: str, file: str | None, if_revision: int | None = None) -> str:
-    if action == "list":
-        docs = await list_live(settings)
-        if not docs:
-            return f"no rulesets published on {settings.topics.crm_rules} yet"
-        return "\n".join(render_live(d, settings.ruleset_id) for d in docs)
-    assert file is not None  # checked by the command
-    candidate, warnings = read_ruleset_file(file, load_policies(settings.jurisdictions_path))
-    if action == "validate":
-        return render_valid(candidate, file) + render_warnings(warnings)
-    if action == "diff":
-        live = await fetch_live(settings, candidate["ruleset"])
-        return diff_documents(candidate, live).render() + render_warnings(warnings)
+def _check(file: str) -> tuple[dict, list[RuleProblem]]:
+    """The ruleset in ``file`` checked against the deployment's policies, and its warnings."""
+    return read_ruleset_file(file, load_policies(settings.jurisdictions_path))
+
+
+def _say(output: str) -> None:
+    print(output, flush=True)
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    print(message, file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+class RulesCommand(Command):
+    """A ``rules`` action: an invalid ruleset exits 1 with every problem; a refused or
+    impossible publish exits 2 with one line (docs/operations.md#exit-codes)."""
+
+    abstract = True  # a base: Faust registers no `pitboss` command for it
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute(*args, **kwargs)
+        except RulesFileError as exc:
+            _fail(1, render_problems(exc))
+        except (RulesTopicMissingError, PolicyFileError, StaleRevisionError) as exc:
+            _fail(2, str(exc))
+
+
+@click.group()
+def rules() -> None:
+    """Rules as data: validate, diff or push a ruleset FILE, or list the live rulesets."""
+
+
+cli.add_command(rules)
+
+
+def rules_action(name: str, *options: Any) -> Callable[[Callable], click.Command]:
+    """Register ``fun`` as ``pitboss rules NAME``: a Faust command (the app, its settings and
+    clean errors) under the ``rules`` group rather than at the top level."""
+
+    def register(fun: Callable) -> click.Command:
+        # Faust registers every command at the top level: move it under `rules`
+        before = set(cli.commands)
+        RulesCommand.from_handler(*options)(fun)
+        [added] = set(cli.commands) - before
+        command = cli.commands.pop(added)
+        rules.add_command(command, name)
+        return command
+
+    return register
+
+
+FILE = argument("file", type=click.Path(dir_okay=False))
+
+
+@rules_action("validate", FILE)
+async def validate_file(self: object, file: str) -> None:
+    """Check a ruleset FILE: every problem with file:line, rule and field (exit 1 if any)."""
+    candidate, warnings = _check(file)
+    _say(render_valid(candidate, file) + render_warnings(warnings))
+
+
+@rules_action(
+    "diff",
+    FILE,
+    option(
+        "--exit-code",
+        is_flag=True,
+        default=False,
+        help="Exit 1 if FILE differs from the live ruleset, 0 if not (like git diff).",
+    ),
+)
+async def diff_file(self: object, file: str, exit_code: bool) -> None:
+    """What pushing a ruleset FILE would change against the live ruleset, rule by rule."""
+    candidate, warnings = _check(file)
+    diff = diff_documents(candidate, await fetch_live(settings, candidate["ruleset"]))
+    _say(diff.render() + render_warnings(warnings))
+    if exit_code and diff.has_changes:
+        raise SystemExit(1)
+
+
+@rules_action(
+    "push",
+    FILE,
+    option(
+        "--if-revision",
+        type=int,
+        default=None,
+        help="Only if this is still the live revision (0: nothing published yet).",
+    ),
+)
+async def push_file(self: object, file: str, if_revision: int | None) -> None:
+    """Publish a ruleset FILE as the next revision (nothing if nothing changed); needs the
+    rules.push role (PITBOSS_TOKEN)."""
+    _, warnings = _check(file)
     principal = await authorize_command(settings, "rules.push", f"rules push {file}")
     # validates again: push is also an API; the ruleset names who pushed it, as authenticated
     source = f"{Path(file).name} by {principal.subject}"
@@ -101,30 +185,14 @@ async def _run(action: str, file: str | None, if_revision: int | None = None) ->
     note = ""
     if published and published["ruleset"] != settings.ruleset_id:
         note = f"\n(note: workers with these settings run ruleset {settings.ruleset_id})"
-    return render_push(published, diff) + note + render_warnings(warnings)
+    _say(render_push(published, diff) + note + render_warnings(warnings))
 
 
-@app.command(
-    argument("action", type=click.Choice(ACTIONS)),
-    argument("file", required=False, type=click.Path(dir_okay=False)),
-    option(
-        "--if-revision",
-        type=int,
-        default=None,
-        help="push: only if this is still the live revision (0: nothing published yet)",
-    ),
-    base=Command,
-)
-async def rules(self: object, action: str, file: str | None, if_revision: int | None) -> None:
-    """Rules as data: validate, diff or push a ruleset FILE, or list the live rulesets."""
-    if action != "list" and file is None:
-        print(f"`rules {action}` needs the ruleset FILE", file=sys.stderr, flush=True)
-        raise SystemExit(2)
-    try:
-        print(await _run(action, file, if_revision), flush=True)
-    except RulesFileError as exc:
-        print(render_problems(exc), file=sys.stderr, flush=True)
-        raise SystemExit(1) from None
-    except (RulesTopicMissingError, PolicyFileError, StaleRevisionError) as exc:
-        print(str(exc), file=sys.stderr, flush=True)
-        raise SystemExit(2) from None
+@rules_action("list")
+async def list_rulesets(self: object) -> None:
+    """The live rulesets: revision, who published it when, and each rule's version."""
+    docs = await list_live(settings)
+    if not docs:
+        _say(f"no rulesets published on {settings.topics.crm_rules} yet")
+        return
+    _say("\n".join(render_live(d, settings.ruleset_id) for d in docs))

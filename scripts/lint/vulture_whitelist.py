@@ -13,6 +13,7 @@ from app.archive.follow import ArchiveTotals, Rewind
 from app.metrics.consumer import ConsumerCollector
 from app.metrics.logs import JsonFormatter
 from app.operations.shutdown import ShutdownDeadline
+from app.rules.commands import RulesCommand
 from app.streaming.codecs import FaustAvroCodec
 from app.streaming.consumer import Transport
 from app.streaming.faust_app import App
@@ -41,6 +42,7 @@ _ = (
     App.on_webserver_init,
     Web.production_blueprints,
     ShutdownDeadline.on_stop,
+    RulesCommand.abstract,  # Faust registers no command for an abstract base
     # prometheus-client calls a collector's collect; logging.Formatter its converter
     ConsumerCollector.collect,
     JsonFormatter.converter,
