@@ -338,6 +338,27 @@ ORDER BY j.event_time {order}, j.entry_id {order}
 """
 
 
+def _page_window(
+    time_column: str,
+    id_column: str,
+    since: datetime | None,
+    until: datetime | None,
+    before: tuple[Any, Any] | None,
+    conditions: list[str],
+    params: dict[str, Any],
+) -> None:
+    """Add a time range and a keyset cursor (rows strictly before ``before``) to a query."""
+    if since is not None:
+        conditions.append(f"{time_column} >= %(since)s")
+        params["since"] = since
+    if until is not None:
+        conditions.append(f"{time_column} < %(until)s")
+        params["until"] = until
+    if before is not None:
+        conditions.append(f"({time_column}, {id_column}) < (%(before_time)s, %(before_id)s)")
+        params.update(before_time=before[0], before_id=before[1])
+
+
 def _timeline_sql(
     query: TimelineQuery, newest_first: bool = True
 ) -> tuple[sql.Composable, dict[str, Any]]:
@@ -346,15 +367,8 @@ def _timeline_sql(
     if query.decisions:
         conditions.append("j.decision = ANY(%(decisions)s)")
         params["decisions"] = list(query.decisions)
-    if query.since is not None:
-        conditions.append("j.event_time >= %(since)s")
-        params["since"] = query.since
-    if query.until is not None:
-        conditions.append("j.event_time < %(until)s")
-        params["until"] = query.until
-    if query.before is not None:
-        conditions.append("(j.event_time, j.entry_id) < (%(before_time)s, %(before_id)s)")
-        params.update(before_time=query.before.event_time, before_id=query.before.entry_id)
+    before = None if query.before is None else (query.before.event_time, query.before.entry_id)
+    _page_window("j.event_time", "j.entry_id", query.since, query.until, before, conditions, params)
     statement = sql.SQL(_TIMELINE).format(
         where=sql.SQL(" AND ".join(conditions)),
         order=sql.SQL("DESC" if newest_first else "ASC"),
@@ -476,15 +490,7 @@ async def access_entries(
         if value is not None:
             conditions.append(f"{column} = %({column})s")
             params[column] = value
-    if query.since is not None:
-        conditions.append("occurred_at >= %(since)s")
-        params["since"] = query.since
-    if query.until is not None:
-        conditions.append("occurred_at < %(until)s")
-        params["until"] = query.until
-    if query.before is not None:
-        conditions.append("(occurred_at, id) < (%(before_time)s, %(before_id)s)")
-        params.update(before_time=query.before[0], before_id=query.before[1])
+    _page_window("occurred_at", "id", query.since, query.until, query.before, conditions, params)
     statement = sql.SQL(_ACCESS).format(where=sql.SQL(" AND ".join(conditions)))
     cursor = await conn.execute(statement, params)
     rows = await cursor.fetchall()
