@@ -19,13 +19,13 @@ LOCAL_BROKER_HOST = "127.0.0.1"
 Environ = Mapping[str, str]
 
 
-def _env(env: Environ, name: str, default: str) -> str:
+def env_text(env: Environ, name: str, default: str) -> str:
     value = env.get(name, "").strip()
     return value or default
 
 
 def _env_int(env: Environ, name: str, default: int) -> int:
-    raw = _env(env, name, str(default))
+    raw = env_text(env, name, str(default))
     try:
         return int(raw)
     except ValueError as exc:
@@ -33,7 +33,7 @@ def _env_int(env: Environ, name: str, default: int) -> int:
 
 
 def _env_bool(env: Environ, name: str, default: bool) -> bool:
-    raw = _env(env, name, "").lower()
+    raw = env_text(env, name, "").lower()
     if not raw:
         return default
     if raw in ("1", "true", "yes", "on"):
@@ -43,8 +43,8 @@ def _env_bool(env: Environ, name: str, default: bool) -> bool:
     raise ValueError(f"setting {name} must be true or false (1/0, yes/no, on/off), got {raw!r}")
 
 
-def _env_float(env: Environ, name: str, default: float) -> float:
-    raw = _env(env, name, str(default))
+def env_float(env: Environ, name: str, default: float) -> float:
+    raw = env_text(env, name, str(default))
     try:
         return float(raw)
     except ValueError as exc:
@@ -53,7 +53,7 @@ def _env_float(env: Environ, name: str, default: float) -> float:
 
 def _env_choice(env: Environ, name: str, choices: tuple[str, ...]) -> str:
     """One of ``choices`` (the first is the default)."""
-    raw = _env(env, name, choices[0]).lower()
+    raw = env_text(env, name, choices[0]).lower()
     if raw not in choices:
         raise ValueError(f"setting {name} must be one of {', '.join(choices)}, got {raw!r}")
     return raw
@@ -79,7 +79,7 @@ class TopicNames:
 
     @classmethod
     def from_env(cls, env: Environ) -> TopicNames:
-        prefix = _env(env, "PITBOSS_TOPIC_PREFIX", "")
+        prefix = env_text(env, "PITBOSS_TOPIC_PREFIX", "")
         defaults = {
             "table_events": "table-events",
             "player_profiles": "player-profiles",
@@ -95,7 +95,7 @@ class TopicNames:
         }
         return cls(
             **{
-                name: prefix + _env(env, f"PITBOSS_TOPIC_{name.upper()}", default)
+                name: prefix + env_text(env, f"PITBOSS_TOPIC_{name.upper()}", default)
                 for name, default in defaults.items()
             }
         )
@@ -153,47 +153,47 @@ class Settings:
     def from_env(cls, environ: Environ | None = None) -> Settings:
         """Settings from ``environ`` (default: this process's environment)."""
         env = os.environ if environ is None else environ
-        state_dir = Path(_env(env, "PITBOSS_STATE_DIR", str(PROJECT_ROOT / ".state"))).resolve()
+        state_dir = Path(env_text(env, "PITBOSS_STATE_DIR", str(PROJECT_ROOT / ".state"))).resolve()
         web_port = _env_int(env, "PITBOSS_WEB_PORT", 6066)
-        worker_id = _env(env, "PITBOSS_WORKER_ID", f"{socket.gethostname()}-{web_port}")
-        broker_url = _env(env, "PITBOSS_BROKER_URL", "")
+        worker_id = env_text(env, "PITBOSS_WORKER_ID", f"{socket.gethostname()}-{web_port}")
+        broker_url = env_text(env, "PITBOSS_BROKER_URL", "")
         return cls(
             broker_url=broker_url,
             local_broker_port=_env_int(env, "PITBOSS_LOCAL_BROKER_PORT", 19092),
             state_dir=state_dir,
-            app_id=_env(env, "PITBOSS_APP_ID", "pitboss"),
+            app_id=env_text(env, "PITBOSS_APP_ID", "pitboss"),
             worker_id=worker_id,
-            store_url=_env(env, "PITBOSS_STORE_URL", "rocksdb://"),
+            store_url=env_text(env, "PITBOSS_STORE_URL", "rocksdb://"),
             data_dir=Path(
-                _env(env, "PITBOSS_DATA_DIR", str(state_dir / "workers" / worker_id))
+                env_text(env, "PITBOSS_DATA_DIR", str(state_dir / "workers" / worker_id))
             ).resolve(),
             partitions=_env_int(env, "PITBOSS_PARTITIONS", 8),
             replication_factor=_env_int(env, "PITBOSS_REPLICATION_FACTOR", 1),
-            web_host=_env(env, "PITBOSS_WEB_HOST", "127.0.0.1"),
+            web_host=env_text(env, "PITBOSS_WEB_HOST", "127.0.0.1"),
             web_port=web_port,
-            operator_timezone=_env(env, "PITBOSS_OPERATOR_TIMEZONE", "UTC"),
-            schema_registry_url=_env(env, "PITBOSS_SCHEMA_REGISTRY_URL", ""),
-            session_timeout=_env_float(env, "PITBOSS_SESSION_TIMEOUT", 6.0),
-            heartbeat_interval=_env_float(env, "PITBOSS_HEARTBEAT_INTERVAL", 2.0),
+            operator_timezone=env_text(env, "PITBOSS_OPERATOR_TIMEZONE", "UTC"),
+            schema_registry_url=env_text(env, "PITBOSS_SCHEMA_REGISTRY_URL", ""),
+            session_timeout=env_float(env, "PITBOSS_SESSION_TIMEOUT", 6.0),
+            heartbeat_interval=env_float(env, "PITBOSS_HEARTBEAT_INTERVAL", 2.0),
             batch_max=_env_int(env, "PITBOSS_BATCH_MAX", 2000),
             pace_empty_fetches=_env_bool(env, "PITBOSS_PACE_EMPTY_FETCHES", not broker_url),
-            shutdown_timeout=_env_float(env, "PITBOSS_SHUTDOWN_TIMEOUT", 20.0),
+            shutdown_timeout=env_float(env, "PITBOSS_SHUTDOWN_TIMEOUT", 20.0),
             leaderboard_retention_days=_env_int(env, "PITBOSS_LEADERBOARD_RETENTION_DAYS", 35),
-            leaderboard_sweep_interval=_env_float(env, "PITBOSS_LEADERBOARD_SWEEP_SECONDS", 3600),
-            ruleset_id=_env(env, "PITBOSS_RULESET", "default"),
+            leaderboard_sweep_interval=env_float(env, "PITBOSS_LEADERBOARD_SWEEP_SECONDS", 3600),
+            ruleset_id=env_text(env, "PITBOSS_RULESET", "default"),
             jurisdictions_path=Path(
-                _env(
+                env_text(
                     env,
                     "PITBOSS_JURISDICTIONS",
                     str(PROJECT_ROOT / "app" / "rules" / "jurisdictions.yaml"),
                 )
             ).resolve(),
             archive_url=env.get("PITBOSS_ARCHIVE_URL", "postgresql://127.0.0.1:5432/test").strip(),
-            archive_schema=_env(env, "PITBOSS_ARCHIVE_SCHEMA", "pitboss"),
+            archive_schema=env_text(env, "PITBOSS_ARCHIVE_SCHEMA", "pitboss"),
             log_format=_env_choice(env, "PITBOSS_LOG_FORMAT", ("text", "json")),
-            erasure_key=_env(env, "PITBOSS_ERASURE_KEY", ""),
+            erasure_key=env_text(env, "PITBOSS_ERASURE_KEY", ""),
             erasure_key_file=Path(
-                _env(env, "PITBOSS_ERASURE_KEY_FILE", str(state_dir / "erasure.key"))
+                env_text(env, "PITBOSS_ERASURE_KEY_FILE", str(state_dir / "erasure.key"))
             ).resolve(),
             topics=TopicNames.from_env(env),
         )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.security.access import DEFAULT_ACCESS_FILE
-from app.settings import Environ, _env, _env_float
+from app.settings import Environ, env_float, env_text
 
 KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
@@ -21,12 +21,12 @@ PG_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-ful
 
 
 def _path(env: Environ, name: str) -> Path | None:
-    value = _env(env, name, "")
+    value = env_text(env, name, "")
     return Path(value).expanduser().resolve() if value else None
 
 
 def _choice(env: Environ, name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = _env(env, name, default)
+    value = env_text(env, name, default)
     if value not in choices:
         raise ValueError(f"setting {name} must be one of {', '.join(choices)}, got {value!r}")
     return value
@@ -73,17 +73,19 @@ class AuthSettings:
     @classmethod
     def from_env(cls, env: Environ) -> AuthSettings:
         auth = cls(
-            issuer=_env(env, "PITBOSS_AUTH_ISSUER", ""),
-            audience=_env(env, "PITBOSS_AUTH_AUDIENCE", "pitboss"),
-            jwks_url=_env(env, "PITBOSS_AUTH_JWKS_URL", ""),
+            issuer=env_text(env, "PITBOSS_AUTH_ISSUER", ""),
+            audience=env_text(env, "PITBOSS_AUTH_AUDIENCE", "pitboss"),
+            jwks_url=env_text(env, "PITBOSS_AUTH_JWKS_URL", ""),
             keys_file=_path(env, "PITBOSS_AUTH_KEYS_FILE"),
             algorithms=tuple(
                 a.strip()
-                for a in _env(env, "PITBOSS_AUTH_ALGORITHMS", "RS256,PS256,ES256,EdDSA").split(",")
+                for a in env_text(env, "PITBOSS_AUTH_ALGORITHMS", "RS256,PS256,ES256,EdDSA").split(
+                    ","
+                )
                 if a.strip()
             ),
-            roles_claim=_env(env, "PITBOSS_AUTH_ROLES_CLAIM", "roles"),
-            leeway=_env_float(env, "PITBOSS_AUTH_LEEWAY", 30.0),
+            roles_claim=env_text(env, "PITBOSS_AUTH_ROLES_CLAIM", "roles"),
+            leeway=env_float(env, "PITBOSS_AUTH_LEEWAY", 30.0),
             api_keys_file=_path(env, "PITBOSS_API_KEYS_FILE"),
             access_file=_path(env, "PITBOSS_ACCESS_FILE") or DEFAULT_ACCESS_FILE,
             dev_identity=_path(env, "PITBOSS_DEV_IDENTITY"),
@@ -135,7 +137,7 @@ class KafkaSecurity:
             cert_file=_path(env, "PITBOSS_KAFKA_SSL_CERTFILE"),
             key_file=_path(env, "PITBOSS_KAFKA_SSL_KEYFILE"),
             sasl_mechanism=_choice(env, "PITBOSS_KAFKA_SASL_MECHANISM", "PLAIN", SASL_MECHANISMS),
-            username=_env(env, "PITBOSS_KAFKA_SASL_USERNAME", ""),
+            username=env_text(env, "PITBOSS_KAFKA_SASL_USERNAME", ""),
             password=_secret(env, "PITBOSS_KAFKA_SASL_PASSWORD"),
             oauth_token_file=_path(env, "PITBOSS_KAFKA_OAUTH_TOKEN_FILE"),
         )
@@ -167,7 +169,7 @@ class PostgresTLS:
 
     @classmethod
     def from_env(cls, env: Environ) -> PostgresTLS:
-        mode = _env(env, "PITBOSS_PG_SSLMODE", "")
+        mode = env_text(env, "PITBOSS_PG_SSLMODE", "")
         if mode and mode not in PG_SSLMODES:
             raise ValueError(
                 f"setting PITBOSS_PG_SSLMODE must be one of {', '.join(PG_SSLMODES)}, got {mode!r}"
@@ -202,8 +204,8 @@ class WebSettings:
     @classmethod
     def from_env(cls, env: Environ) -> WebSettings:
         web = cls(
-            bind=_env(env, "PITBOSS_WEB_BIND", "127.0.0.1"),
-            advertised_url=_env(env, "PITBOSS_WEB_ADVERTISED_URL", ""),
+            bind=env_text(env, "PITBOSS_WEB_BIND", "127.0.0.1"),
+            advertised_url=env_text(env, "PITBOSS_WEB_ADVERTISED_URL", ""),
             cert_file=_path(env, "PITBOSS_WEB_CERTFILE"),
             key_file=_path(env, "PITBOSS_WEB_KEYFILE"),
         )
