@@ -12,17 +12,18 @@ STAMP := $(VENV)/.installed
 LOCAL_BROKER_PKG ?= noida-db
 
 .DEFAULT_GOAL := help
-.PHONY: help install broker topics run test test-fast lint bench reset stop clean constraints
+.PHONY: help install browser broker topics run test test-fast lint bench reset stop clean constraints
 
 help:
 	@echo "make install    create $(VENV) and install pitboss with dev tools (pinned)"
+	@echo "make browser    Debian's Chromium (apt-get, as root) and playwright-core for the browser tests"
 	@echo "make broker     start the local Kafka broker (skipped if PITBOSS_BROKER_URL is set)"
 	@echo "make topics     create every topic with its partitions and configs"
 	@echo "make run        a worker, the simulator and the rewards on screen (scripts/run.py);"
 	@echo "                starts the local broker if none answers, and stops only that one"
 	@echo "make test       every test (unit and end-to-end against the broker); what CI runs"
 	@echo "make test-fast  the unit tests only: no broker, fewer hypothesis examples"
-	@echo "make lint       ruff check, ruff format --check and the dead-code check (vulture)"
+	@echo "make lint       ruff, the dead-code check (vulture), and the Kubernetes and compose files"
 	@echo "make bench      Pitboss against its peers, latency, recovery (python -m scripts.bench)"
 	@echo "make stop       stop the local broker (data kept)"
 	@echo "make reset      stop the local broker, wipe its data and the workers' state"
@@ -39,6 +40,23 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt | $(PY)
 	@touch $@
 
 install: $(STAMP)
+
+# The browser tests drive Debian's Chromium (apt-get: root, or a clear message) with
+# playwright-core pinned by tests/browser/package-lock.json; Playwright downloads no browser.
+CHROMIUM := $(or $(PITBOSS_CHROMIUM),/usr/bin/chromium)
+BROWSER_STAMP := tests/browser/node_modules/.installed
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then echo "$(CHROMIUM) is missing: install Debian's chromium as root" \
+	  "(apt-get install -y chromium), or set PITBOSS_CHROMIUM to a Chromium" >&2; exit 1; fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+$(BROWSER_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@touch $@
+
+browser: $(CHROMIUM) $(BROWSER_STAMP)
 
 broker: install
 	$(PY) scripts/broker.py start
@@ -57,16 +75,24 @@ run: install
 	$(PY) scripts/run.py
 
 # The hypothesis profiles are tests/support/hypothesis_profiles.py's.
-test: topics
+test: topics browser
 	PITBOSS_HYPOTHESIS_PROFILE=full $(VENV)/bin/pytest
 
 test-fast: install
 	PITBOSS_HYPOTHESIS_PROFILE=fast $(VENV)/bin/pytest tests/unit -q
 
+# The deployment files, offline: docker/k8s/ against the Kubernetes API's schemas (strict: an
+# unknown field fails) for the oldest and newest versions supported, and docker/compose.yaml
+# against the compose-spec schema (no compose client or engine runs here).
+K8S_MANIFESTS := $(filter-out docker/k8s/kustomization.yaml,$(wildcard docker/k8s/*.yaml))
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/vulture
+	$(VENV)/bin/kubernetes-validate --strict --quiet -k 1.30.0 $(K8S_MANIFESTS)
+	$(VENV)/bin/kubernetes-validate --strict --quiet $(K8S_MANIFESTS)
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker/compose.yaml
 
 # The benchmark's peers (Quix Streams) come from the `bench` extra, installed on first use.
 BENCH_STAMP := $(VENV)/.installed-bench

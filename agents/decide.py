@@ -1,9 +1,11 @@
 """The decide agent: table events and profile updates in; rewards, journal, dead letters out.
 
 The records arrive a fetch at a time through the consumer's lane (``app.streaming.consumer``).
-Per micro-batch: decide it (``app.pipeline.batch``), publish the outputs and wait until the
-broker has them, and only then write the profiles and states (with the applied offsets,
-``app.pipeline.keys.APPLIED``) and acknowledge the offsets. A crash before the state write
+Per micro-batch: decide it (``app.pipeline.batch``), make the secrets of players new to the
+kept topics and wait until the broker has them, publish the outputs sealed under the secrets
+(``app.security.player_keys``) and wait until the broker has them, and only then write the
+profiles and states (with the applied offsets, ``app.pipeline.keys.APPLIED``), delete the
+secrets of the players erased, and acknowledge the offsets. A crash before the state write
 re-delivers the records, decided again with identical ids; one after it re-delivers records
 the tables already hold, skipped by their offsets.
 """
@@ -23,13 +25,16 @@ from app.contract.registry import SchemaRegistryError
 from app.metrics.batch import record_batch
 from app.pipeline.batch import BatchDecider, BatchResult
 from app.pipeline.ingest import Ingest, Message
-from app.pipeline.plan import OutputCodecs, output_plan
+from app.pipeline.plan import OutputCodecs, needs_secrets, output_plan
 from app.rules.live import LiveEngine
 from app.rules.policy import load_policies, runtime_view
 from app.security.erasure_key import erasure_key
+from app.security.key_store import secrets_for, shred
+from app.security.player_keys import Sealer
 from app.streaming.consumer import fetches, lane
 from app.streaming.faust_app import app, settings
 from app.streaming.outbox import Outbox
+from tables.player_keys import player_keys
 from tables.players import player_profiles, player_state
 
 log = logging.getLogger(__name__)
@@ -46,8 +51,9 @@ source = app.topic(
 )
 
 registry_url = settings.schema_registry_url or None
+ERASURE_KEY = erasure_key(settings)
 decider = BatchDecider(
-    Ingest(topics, settings.partitions, registry_url, erasure_key=erasure_key(settings)),
+    Ingest(topics, settings.partitions, registry_url, erasure_key=ERASURE_KEY),
     player_state,
     player_profiles,
 )
@@ -90,14 +96,18 @@ async def decide(stream: StreamT) -> None:
 async def process(records: Sequence[Message]) -> None:
     """Decide a batch of Kafka records, publish the outputs, then write the tables."""
     result = await decide_when_possible(records)
+    n = settings.partitions
+    sealer = Sealer(await secrets_for(player_keys, needs_secrets(result), n), ERASURE_KEY)
     box = Outbox(app)
-    for output in output_plan(result, codecs):
-        role, key, value, partition, headers = output
-        box.add(getattr(topics, role), settings.partitions, key, value, partition, list(headers))
+    for role, key, value, partition, headers in output_plan(result, codecs, sealer, n):
+        box.add(getattr(topics, role), n, key, value, partition, list(headers))
     await box.send()
     # The profiles before the states: the applied offsets written with the states cover them.
     await asyncio.gather(*(player_profiles.put_many(p, w) for p, w in result.profiles.items()))
     await asyncio.gather(*(player_state.put_many(p, w) for p, w in result.states.items()))
+    # After the states: a crash before them decides the erasure again, with the secret; one
+    # between them and this leaves the secret until the id's next record (docs/security.md).
+    await shred(player_keys, result.shredded, n)
     count(result, len(records))
 
 
@@ -132,7 +142,7 @@ def count(result: BatchResult, records: int) -> None:
     totals.forwarded += len(batch.forwards)
     totals.rewards += len(out.rewards)
     totals.journal += len(out.journal) + len(batch.rejected)
-    totals.dead_letters += len(result.dead_letters)
+    totals.dead_letters += len(result.dead_letters) + len(result.player_letters)
 
 
 _last_report: dict[str, float] = {"at": time.monotonic(), "events": 0}

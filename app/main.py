@@ -15,6 +15,8 @@ import app.archive.access_log_view
 import app.archive.commands
 import app.archive.views
 import app.audit.commands
+import app.console.rules_views
+import app.console.views
 import app.metrics.views
 import app.operations.api_views
 import app.operations.commands

@@ -32,6 +32,16 @@ def _env_int(env: Environ, name: str, default: int) -> int:
         raise ValueError(f"setting {name} must be a whole number, got {raw!r}") from exc
 
 
+def env_count(env: Environ, name: str, default: int, least: int = 1) -> int:
+    """A whole number of at least ``least`` (a port, a bound, a count)."""
+    value = env_float(env, name, default)
+    if value < least or not value.is_integer():
+        raise ValueError(
+            f"setting {name} must be a whole number of at least {least}, got {value:g}"
+        )
+    return int(value)
+
+
 def _env_bool(env: Environ, name: str, default: bool) -> bool:
     raw = env_text(env, name, "").lower()
     if not raw:
@@ -76,6 +86,12 @@ class TopicNames:
     leaderboard_scores: str
     #: every web access decision (app/security/middleware.py), kept for ever
     access_log: str
+    #: each player's secret (compacted; key: player id): crypto-shredding, docs/security.md
+    player_keys: str
+    #: each money-like reward's fulfilment (pending, credited, failed, ...): ``pitboss fulfil``
+    reward_lifecycle: str
+    #: what players did with what they were shown (shown, clicked, ...): ``pitboss gateway``
+    player_interactions: str
 
     @classmethod
     def from_env(cls, env: Environ) -> TopicNames:
@@ -92,6 +108,9 @@ class TopicNames:
             "rekeyed": "pitboss-rekeyed-events",
             "leaderboard_scores": "pitboss-leaderboard-scores",
             "access_log": "access-log",
+            "player_keys": "player-keys",
+            "reward_lifecycle": "reward-lifecycle",
+            "player_interactions": "player-interactions",
         }
         return cls(
             **{

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""``make run``: a worker, the timeline archive, the studio simulator and the rewards on
-screen, until Ctrl-C.
+"""``make run``: a worker (with its console), the timeline archive, the player gateway, the
+studio simulator and the rewards on screen, until Ctrl-C.
 
 Starts the local broker if none answers, and creates the topics that are missing. Worker
 and simulator logs go to ``.state/logs``; this terminal shows each reward and cool-down as
@@ -26,14 +26,19 @@ from pathlib import Path
 
 from app.devtools.localbroker import LocalBroker, start_unless_answering
 from app.devtools.supervise import Child, spawn, spawn_worker
+from app.gateway.settings import GatewaySettings
+from app.gateway.tokens import mint_player_token
 from app.operations.admin import ensure_topics
 from app.operations.tail import tail
-from app.security.dev_identity import ensure_dev_identity
+from app.security.dev_identity import DevIdentity, ensure_dev_identity
 from app.security.https import advertised_url
 from app.security.settings import WebSettings
 from app.settings import Settings
 
 log = logging.getLogger("pitboss.run")
+
+#: A player the simulator plays from the start (its pool is p-000001 on).
+DEMO_PLAYER = "p-000001"
 
 
 def with_identity(env: dict[str, str], settings: Settings) -> dict[str, str]:
@@ -42,6 +47,27 @@ def with_identity(env: dict[str, str], settings: Settings) -> dict[str, str]:
     if env.get("PITBOSS_AUTH_ISSUER") or env.get("PITBOSS_DEV_IDENTITY"):
         return env
     return {**env, "PITBOSS_DEV_IDENTITY": str(settings.state_dir / "dev-identity")}
+
+
+def console_token(identity: DevIdentity, state_dir: Path) -> Path:
+    """A development crm_manager token for the console's login, in a file only its owner can
+    read: a token is a secret, so the terminal shows where it is, not what it is."""
+    path = state_dir / "console-token"
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(identity.mint("console", ["crm_manager"], ttl=8 * 3600) + "\n")
+    return path
+
+
+def widgets_demo(env: dict[str, str], settings: Settings, player: str = DEMO_PLAYER) -> str:
+    """The gateway's demo page for ``player`` with a development token (valid 8 h), when the
+    gateway signs its own tokens; else the page's address, to add an operator's token to."""
+    config = GatewaySettings.from_env(env)
+    url = f"http://127.0.0.1:{config.port}/widgets/demo.html?player={player}"
+    if config.issuer:
+        return url + "&token=<a player token from your backend>"
+    keys = config.dev_key_dir(settings.state_dir)
+    return f"{url}&token={mint_player_token(keys, player, config.audience, ttl=8 * 3600)}"
 
 
 def start(settings: Settings, logs: Path, children: list[Child]) -> None:
@@ -65,6 +91,11 @@ def start(settings: Settings, logs: Path, children: list[Child]) -> None:
             identity.directory,
             views,
         )
+        log.info(
+            "the console: %s/console/ (paste the crm_manager token in %s, valid 8 h)",
+            views,
+            console_token(identity, settings.state_dir),
+        )
     if settings.archive_url:
         archive = spawn(
             "archive",
@@ -79,6 +110,20 @@ def start(settings: Settings, logs: Path, children: list[Child]) -> None:
             archive.log_path,
             views,
         )
+    gateway = spawn(
+        "gateway",
+        (sys.executable, "-m", "faust", "-A", "app.main", "-l", "info", "gateway"),
+        {**env, "PITBOSS_WORKER_ID": f"{settings.worker_id}-gateway"},
+        logs / "gateway.log",
+    )
+    children.insert(0, gateway)
+    gateway.wait_ready(line="gateway listening")
+    log.info(
+        "player gateway (log: %s; docs/player-channel.md); the table-screen widgets of a "
+        "simulated player, live: %s",
+        gateway.log_path,
+        widgets_demo(env, settings),
+    )
     rate = env.get("PITBOSS_RUN_RATE", "200")
     simulator = spawn(
         "simulator",

@@ -20,20 +20,26 @@ from app.archive.views import (
     time_range,
     unavailable,
 )
+from app.core.ids import pseudonym
+from app.security.erasure_key import erasure_key
 from app.security.middleware import requires
-from app.streaming.faust_app import app
+from app.streaming.faust_app import app, settings
 
 _ROW_ID = re.compile(r"[0-9]{1,18}")
 
 
-def access_query(params: dict[str, str]) -> AccessQuery:
-    """The query a request's parameters ask for; BadRequest saying which one is wrong."""
+def access_query(params: dict[str, str], erasure_key: bytes) -> AccessQuery:
+    """The query a request's parameters ask for; BadRequest saying which one is wrong.
+    ``erasure_key`` makes the player's marker, the name of entries recorded without their
+    secret."""
     since, until = time_range(params)
     cursor = decode_cursor(params.get("before"))
     if cursor is not None and not _ROW_ID.fullmatch(cursor.entry_id):
         raise BadRequest("before: not a cursor from a previous page of the access log")
+    player_id = parse_text("player_id", params.get("player_id"))
     return AccessQuery(
-        player_id=parse_text("player_id", params.get("player_id")),
+        player_id=player_id,
+        player_marker=None if player_id is None else pseudonym(player_id, erasure_key),
         subject=parse_text("subject", params.get("subject")),
         limit=parse_limit(params.get("limit")),
         before=(cursor.event_time, int(cursor.entry_id)) if cursor else None,
@@ -50,7 +56,7 @@ class AccessLogView(View):
 
     async def get(self, request: Request) -> Response:
         try:
-            query = access_query(dict(request.query))
+            query = access_query(dict(request.query), erasure_key(settings))
         except BadRequest as exc:
             return self.json({"error": str(exc)}, status=400)
         try:

@@ -1,5 +1,5 @@
-"""The archive follower: the journal, rewards, cool-downs and the access log into PostgreSQL,
-in batches.
+"""The archive follower: the journal, rewards, cool-downs, the access log and the players'
+pseudonyms (from ``player-keys``) into PostgreSQL, in batches.
 
 It runs in its own process (``pitboss archive``) as its own consumer group,
 ``<app id>-archive``, so PostgreSQL never shares an event loop, a CPU or a consumer group
@@ -109,11 +109,13 @@ class Follower:
         self.from_beginning = from_beginning
         registry = settings.schema_registry_url or None
         topics = settings.topics
-        self.kinds = {
+        self.kinds: dict[str, tuple[str, AvroCodec | None]] = {
             topics.journal: ("journal", AvroCodec("JournalEntry", registry_url=registry)),
             topics.rewards: ("rewards", AvroCodec("Reward", registry_url=registry)),
             topics.cooldowns: ("cooldowns", AvroCodec("CoolDown", registry_url=registry)),
             topics.access_log: ("access_log", AvroCodec("AccessLogEntry", registry_url=registry)),
+            # raw: the key is the player id, the value the secret (a tombstone: erased)
+            topics.player_keys: ("player_keys", None),
         }
         self.totals = ArchiveTotals()
         self._conn: psycopg.AsyncConnection | None = None
@@ -194,6 +196,9 @@ class Follower:
             kind, codec = self.kinds[tp.topic]
             into = getattr(batch, kind)
             for m in messages:
+                if codec is None:
+                    into.append((m.key.decode(errors="replace") if m.key else "", m.value))
+                    continue
                 try:
                     if m.value is None:
                         raise DecodeError("UNDECODABLE", "a tombstone (no value)")

@@ -2,7 +2,13 @@
 
 Writes are idempotent on the records' own ids (``ON CONFLICT DO NOTHING``): the follower
 delivers at least once, so a re-delivered record must never make a second row. Erasure is
-applied in the same transaction as the batch that carries its marker.
+applied in the same transaction as the batch that carries its marker, or the tombstone of
+the player's secret, whichever comes first.
+
+The journal names a player by a pseudonym under their secret (``app.security.player_keys``);
+``player_keys`` maps it back to the id while the secret exists, so the timeline is found by
+player id. Rewards and cool-downs keep the id; access-log entries name the player by the
+pseudonym, or by the erasure marker where the serving process had no secret.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
 from app.core.ids import pseudonym
+from app.security.player_keys import is_player_pseudonym, player_pseudonym
 from app.security.postgres import with_tls
 from app.security.settings import PostgresTLS
 
@@ -109,9 +116,12 @@ class Batch:
     rewards: list[Located] = field(default_factory=list)
     cooldowns: list[Located] = field(default_factory=list)
     access_log: list[Located] = field(default_factory=list)
+    #: the player-keys topic's records: (player id, secret; None: the player was erased)
+    player_keys: list[tuple[str, bytes | None]] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.journal) + len(self.rewards) + len(self.cooldowns) + len(self.access_log)
+        records = (self.journal, self.rewards, self.cooldowns, self.access_log, self.player_keys)
+        return sum(len(kind) for kind in records)
 
 
 @dataclass(slots=True)
@@ -237,25 +247,27 @@ INSERT_ACCESS = _insert(
 
 
 async def write(conn: AsyncConnection, batch: Batch, erasure_key: bytes) -> Written:
-    """Archive one batch in one transaction: erasures first, then every other record once.
+    """Archive one batch in one transaction: secrets and erasures first, then every other
+    record once.
 
     A record of an erased player is never inserted, whether it arrives in the marker's
     batch, after it (rewards and the journal are different topics), or re-delivered later.
-    The marker row keeps the id's pseudonym under ``erasure_key``, never the id.
+    The marker row keeps the erasure marker (the id's keyed hash under ``erasure_key``),
+    never the id.
     """
     done = Written()
     async with conn.transaction(), conn.cursor() as cur:
+        if batch.player_keys:
+            filed, offered = await _file_keys(cur, batch.player_keys, erasure_key)
+            done.new += filed
+            done.duplicates += offered - filed
         markers = [(e, at) for e, at in batch.journal if e["decision"] == ERASED and e["player_id"]]
         if markers:
-            done.erasures = await _erase(cur, markers, erasure_key)
-        hashes = {pid: pseudonym(pid, erasure_key) for pid in _player_ids(batch) if pid is not None}
-        await cur.execute(
-            "SELECT player_hash FROM erasures WHERE player_hash = ANY(%s)", [list(hashes.values())]
-        )
-        erased = {row[0] for row in await cur.fetchall()}
+            done.erasures += await _erase(cur, markers, erasure_key)
+        erased = await _erased(cur, set(_player_ids(batch)) - {None}, erasure_key)
 
         def kept(records: list[Located]) -> list[Located]:
-            alive = [(r, at) for r, at in records if hashes.get(r["player_id"]) not in erased]
+            alive = [(r, at) for r, at in records if r["player_id"] not in erased]
             done.erased_dropped += len(records) - len(alive)
             return alive
 
@@ -263,7 +275,7 @@ async def write(conn: AsyncConnection, batch: Batch, erasure_key: bytes) -> Writ
             journal_row(e, at, e["player_id"])
             for e, at in kept([(e, at) for e, at in batch.journal if e["decision"] != ERASED])
         ]
-        journal += [journal_row(e, at, pseudonym(e["player_id"], erasure_key)) for e, at in markers]
+        journal += [journal_row(e, at, _marker(e, erasure_key)) for e, at in markers]
         for statement, rows in (
             (INSERT_JOURNAL, journal),
             (INSERT_REWARD, [reward_row(r, at) for r, at in kept(batch.rewards)]),
@@ -283,24 +295,114 @@ def _player_ids(batch: Batch) -> Iterable[str | None]:
             yield record["player_id"]
 
 
-async def _erase(cur: Any, markers: Sequence[Located], erasure_key: bytes) -> int:
-    """Record each erasure by its pseudonym and delete the player's rows from every table,
-    the access log's too (the entries of who read their data stay on the access-log topic)."""
+def _marker(entry: dict, erasure_key: bytes) -> str:
+    """A PLAYER_ERASED entry's erasure marker: in ``details.player`` (an entry journaled
+    before crypto-shredding names the id, and the marker is made from it)."""
+    return entry["details"].get("player") or pseudonym(entry["player_id"], erasure_key)
+
+
+async def _erased(cur: Any, names: set[str], erasure_key: bytes) -> set[str]:
+    """The names (ids, pseudonyms, markers) among ``names`` that belong to erased players."""
+    if not names:
+        return set()
+    hashes = {name: pseudonym(name, erasure_key) for name in names if not is_player_pseudonym(name)}
+    await cur.execute(
+        "SELECT player_hash, pseudonym FROM erasures"
+        " WHERE player_hash = ANY(%s) OR pseudonym = ANY(%s)",
+        [[*hashes.values(), *names], list(names)],
+    )
+    found = {value for row in await cur.fetchall() for value in row if value is not None}
+    return {name for name in names if name in found or hashes.get(name) in found}
+
+
+async def _file_keys(
+    cur: Any, keys: Sequence[tuple[str, bytes | None]], erasure_key: bytes
+) -> tuple[int, int]:
+    """Map each new secret's pseudonym to its player; a tombstone (the player was erased)
+    erases the player's rows, in case it is read before the PLAYER_ERASED entry. Rows
+    added, and rows offered (the rest were there)."""
+    latest: dict[str, bytes | None] = {}
+    for player_id, secret in keys:
+        if secret is None:
+            await _forget_player(cur, player_id, erasure_key)
+            latest.pop(player_id, None)
+        else:
+            latest[player_id] = secret
+    if latest:
+        await cur.executemany(
+            "INSERT INTO player_keys (pseudonym, player_id) VALUES (%s, %s)"
+            " ON CONFLICT (pseudonym) DO NOTHING",
+            [(player_pseudonym(pid, secret), pid) for pid, secret in latest.items()],
+        )
+        return cur.rowcount, len(latest)
+    return 0, 0
+
+
+async def _forget_player(cur: Any, player_id: str, erasure_key: bytes) -> None:
+    await cur.execute("SELECT pseudonym FROM player_keys WHERE player_id = %s", [player_id])
+    names = [row[0] for row in await cur.fetchall()]
+    marker = pseudonym(player_id, erasure_key)
+    await _record_erasure(cur, [(marker, "", None, names[0] if names else None)])
+    await _delete_rows(cur, [player_id], names, [marker])
+
+
+async def _record_erasure(cur: Any, rows: Sequence[tuple[str, str, Any, str | None]]) -> None:
+    """(marker, entry id or '', erased at or None: now, pseudonym or None) per erasure."""
     await cur.executemany(
-        "INSERT INTO erasures (player_hash, entry_id, erased_at) VALUES (%s, %s, %s)"
-        " ON CONFLICT (player_hash) DO NOTHING",
+        "INSERT INTO erasures (player_hash, entry_id, erased_at, pseudonym)"
+        " VALUES (%s, %s, COALESCE(%s, now()), %s)"
+        " ON CONFLICT (player_hash) DO UPDATE SET"
+        " entry_id = CASE WHEN erasures.entry_id = '' THEN EXCLUDED.entry_id"
+        " ELSE erasures.entry_id END,"
+        " pseudonym = COALESCE(erasures.pseudonym, EXCLUDED.pseudonym)",
+        rows,
+    )
+
+
+async def _delete_rows(
+    cur: Any, ids: Sequence[str], names: Sequence[str], markers: Sequence[str]
+) -> None:
+    """Delete every row of the players: by id, by pseudonym and by marker."""
+    every = [*ids, *names, *markers]
+    for table, column_values in (
+        ("journal", [*ids, *names]),  # not the markers: the marker row stays
+        ("rewards", ids),
+        ("cooldowns", ids),
+        ("access_log", every),
+    ):
+        await cur.execute(
+            sql.SQL("DELETE FROM {} WHERE player_id = ANY(%s)").format(sql.Identifier(table)),
+            [list(column_values)],
+        )
+    await cur.execute(
+        "DELETE FROM player_keys WHERE player_id = ANY(%s) OR pseudonym = ANY(%s)",
+        [list(ids), list(names)],
+    )
+
+
+async def _erase(cur: Any, markers: Sequence[Located], erasure_key: bytes) -> int:
+    """Record each erasure by its marker and delete the player's rows from every table,
+    the access log's too (the entries of who read their data stay on the access-log topic,
+    unlinkable once the secret is gone)."""
+    names = [e["player_id"] for e, _ in markers if is_player_pseudonym(e["player_id"])]
+    ids = [e["player_id"] for e, _ in markers if not is_player_pseudonym(e["player_id"])]
+    await cur.execute("SELECT player_id FROM player_keys WHERE pseudonym = ANY(%s)", [names])
+    ids += [row[0] for row in await cur.fetchall()]
+    await _record_erasure(
+        cur,
         [
-            (pseudonym(e["player_id"], erasure_key), e["entry_id"], from_ms(e["event_time"]))
+            (
+                _marker(e, erasure_key),
+                e["entry_id"],
+                from_ms(e["event_time"]),
+                e["player_id"] if is_player_pseudonym(e["player_id"]) else None,
+            )
             for e, _ in markers
         ],
     )
-    players = sorted({e["player_id"] for e, _ in markers})
-    for table in ("journal", "rewards", "cooldowns", "access_log"):
-        await cur.execute(
-            sql.SQL("DELETE FROM {} WHERE player_id = ANY(%s)").format(sql.Identifier(table)),
-            [players],
-        )
-    return len(players)
+    marks = [_marker(e, erasure_key) for e, _ in markers]
+    await _delete_rows(cur, sorted(set(ids)), names, marks)
+    return len({*marks})
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -359,10 +461,18 @@ def _page_window(
         params.update(before_time=before[0], before_id=before[1])
 
 
+#: a player's journal rows: by the pseudonym of their secret (by the id: journaled before
+#: crypto-shredding)
+_PLAYER_JOURNAL = (
+    "(j.player_id = %(player)s"
+    " OR j.player_id IN (SELECT pseudonym FROM player_keys WHERE player_id = %(player)s))"
+)
+
+
 def _timeline_sql(
     query: TimelineQuery, newest_first: bool = True
 ) -> tuple[sql.Composable, dict[str, Any]]:
-    conditions = ["j.player_id = %(player)s"]
+    conditions = [_PLAYER_JOURNAL]
     params: dict[str, Any] = {"player": query.player_id}
     if query.decisions:
         conditions.append("j.decision = ANY(%(decisions)s)")
@@ -464,6 +574,8 @@ class AccessQuery:
     player_id: str | None = None
     subject: str | None = None
     limit: int = 50
+    #: the player's erasure marker: the name of entries recorded without their secret
+    player_marker: str | None = None
     #: the last entry of the previous page: (occurred_at, id)
     before: tuple[datetime, int] | None = None
     since: datetime | None = None  # inclusive
@@ -486,10 +598,15 @@ async def access_entries(
     """A page of access-log entries and where the next page starts (None: the last page)."""
     conditions = ["TRUE"]
     params: dict[str, Any] = {"limit": query.limit + 1}
-    for column, value in (("player_id", query.player_id), ("subject", query.subject)):
-        if value is not None:
-            conditions.append(f"{column} = %({column})s")
-            params[column] = value
+    if query.player_id is not None:  # by id, by the pseudonym of their secret, by marker
+        conditions.append(
+            "(player_id = %(player_id)s OR player_id = %(marker)s"
+            " OR player_id IN (SELECT pseudonym FROM player_keys WHERE player_id = %(player_id)s))"
+        )
+        params.update(player_id=query.player_id, marker=query.player_marker)
+    if query.subject is not None:
+        conditions.append("subject = %(subject)s")
+        params["subject"] = query.subject
     _page_window("occurred_at", "id", query.since, query.until, query.before, conditions, params)
     statement = sql.SQL(_ACCESS).format(where=sql.SQL(" AND ".join(conditions)))
     cursor = await conn.execute(statement, params)

@@ -35,7 +35,7 @@ from app.contract.schemas import SCHEMA_DIR
 from app.core.ids import pseudonym
 from app.core.times import time_ms
 from app.pipeline.ingest import partition_for
-from app.security.access import strip_fields
+from app.security.access import redact_entries, strip_fields
 from app.security.erasure_key import erasure_key
 from app.security.middleware import authorize_player, requires
 from app.streaming.faust_app import app, settings
@@ -236,7 +236,7 @@ class TimelineView(View):
                 "player_id": player_id,
                 "erased": page.erased,
                 "count": len(page.items),
-                "items": strip_fields(page.items, hidden),
+                "items": strip_fields(redact_entries(page.items, hidden), hidden),
                 "next": encode_cursor(page.next) if page.next else None,
             }
         )
@@ -281,7 +281,7 @@ def render(
 ) -> bytes:
     """Export lines, without the ``hidden`` fields: CSV rows (with the header first) or one
     JSON document per line."""
-    items = strip_fields(items, hidden)
+    items = strip_fields(redact_entries(items, hidden), hidden)
     if fmt == "jsonl":
         return b"".join(orjson.dumps(i) + b"\n" for i in items)
     out = io.StringIO()

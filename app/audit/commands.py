@@ -118,6 +118,11 @@ def render_report(report: Report, show: int = 50) -> str:
     )
     if report.journal_duplicates:
         lines.append(f"  {report.journal_duplicates:,} identical re-journaled copies (no mismatch)")
+    if report.shredded:
+        lines.append(
+            f"  {report.shredded:,} journal entries of erased players (their secret is gone, "
+            "so they cannot be recomputed: shredded, no mismatch)"
+        )
     if report.mismatches:
         kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(report.mismatch_counts.items()))
         lines.append(f"mismatches ({kinds or 'none'}; ambiguous {report.ambiguous_count:,}):")

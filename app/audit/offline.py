@@ -10,7 +10,9 @@ from app.contract.codec import AvroCodec
 from app.core import Engine
 from app.pipeline.batch import BatchDecider
 from app.pipeline.ingest import Ingest, partition_for
+from app.pipeline.plan import needs_secrets
 from app.pipeline.store import DictStore
+from app.security.player_keys import Sealer, new_secret
 
 #: partition -> the journal's entries there, as (offset, entry)
 Journal = dict[int, list[tuple[int, Entry]]]
@@ -43,12 +45,14 @@ def worker_journal(
     records: Sequence[ReplayRecord],
     engine_at: Callable[[int], Engine],
     batch: int,
+    secrets: dict[str, bytes],
     now_ms: int = 4_000_000_000_000,
 ) -> Journal:
     """What a worker journals for the records in micro-batches of ``batch`` (each
     topic-partition in offset order, merged by Kafka time): the engine is the one
     ``engine_at`` gives for the batch's last Kafka timestamp, and the clock a wall clock far
-    from event time."""
+    from event time. The entries are sealed as the worker seals them, under ``secrets``
+    (the player-keys topic in a dict: made for new players, deleted for erased ones)."""
     states, profiles = DictStore(), DictStore()
     decider = BatchDecider(ingest, states, profiles)
     journal: Journal = {p: [] for p in range(ingest.partitions)}
@@ -61,7 +65,12 @@ def worker_journal(
         result = decider.decide(chunk, now_ms + i, engine_at(chunk[-1].timestamp_ms))
         profiles.apply(result.profiles)
         states.apply(result.states)
+        for player_id in needs_secrets(result):
+            secrets.setdefault(player_id, new_secret())
+        sealer = Sealer(dict(secrets), ingest.erasure_key)
+        for player_id in result.shredded:
+            secrets.pop(player_id, None)
         for entry in result.journal:  # under the player's partition, like the worker
             partition = partition_for(entry["player_id"], ingest.partitions)
-            journal[partition].append((len(journal[partition]), entry))
+            journal[partition].append((len(journal[partition]), sealer.entry(entry)))
     return journal

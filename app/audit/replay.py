@@ -20,6 +20,12 @@ where it can only approximate the worker:
   it causes are reported as ambiguous, not as mismatches.
 - **State at the range start.** There is no snapshot: everything retained is replayed, and
   only decisions of events inside the range are compared (the rest is warm-up).
+- **Sealed journal.** The journal names players under their secrets (``player-keys``,
+  ``app.security.player_keys``); replayed decisions are sealed alike. An erased player's
+  secret is gone, so their entries cannot be recomputed: on both sides they are counted as
+  *shredded*, never as mismatches. Every partition's secrets are known, so an entry that
+  names a living player on another partition than theirs is never taken for shredded (it
+  shows as unreplayed or as a mismatch).
 """
 
 from __future__ import annotations
@@ -35,6 +41,21 @@ from app.core import Engine
 from app.pipeline.batch import BatchDecider, EnginePicker
 from app.pipeline.ingest import Ingest
 from app.pipeline.store import DictStore
+from app.security.player_keys import Sealer, is_player_pseudonym, pseudonyms
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """Every player's secret as ``player-keys`` holds it, and the pseudonyms they make (made
+    once for a whole replay)."""
+
+    by_player: Mapping[str, bytes]
+    names: frozenset[str]
+
+    @classmethod
+    def of(cls, by_player: Mapping[str, bytes]) -> Secrets:
+        return cls(by_player, frozenset(pseudonyms(by_player)))
+
 
 #: Records per chunk through ingest and the core (a worker's micro-batch, roughly).
 CHUNK_MAX = 500
@@ -64,8 +85,9 @@ class DecisionTrack:
 class PartitionReplay:
     """Replays one partition: feed its records in merged order, then ``finish``.
 
-    ``journal``: the journal's copies on this partition, as (offset, entry). ``candidate``:
-    an Engine to decide the same events with as well (what-if).
+    ``journal``: the journal's copies on this partition, as (offset, entry). ``secrets``:
+    the players' secrets, as ``player-keys`` holds them (every partition's).
+    ``candidate``: an Engine to decide the same events with as well (what-if).
     """
 
     def __init__(
@@ -75,10 +97,12 @@ class PartitionReplay:
         book: RevisionBook,
         window: ReplayRange,
         journal: Iterable[tuple[int, Entry]],
+        secrets: Secrets,
         candidate: Engine | None = None,
         chunk_max: int = CHUNK_MAX,
     ) -> None:
         self.partition = partition
+        self.sealer = Sealer(secrets.by_player, ingest.erasure_key)
         self.ingest = ingest
         self.topics = ingest.topics
         self.book = book
@@ -94,6 +118,9 @@ class PartitionReplay:
         #: event id -> revisions journaled on the decisions that event made
         self._pins: dict[str, list[tuple[int, str | None]]] = {}
         for offset, entry in journal:
+            if is_player_pseudonym(entry["player_id"]) and entry["player_id"] not in secrets.names:
+                self.report.shredded += 1  # the player's secret is gone: erased
+                continue
             if entry["decision"] == "EVENT_REJECTED":
                 self.report.rejected_journal.append([partition, offset, entry])
                 continue
@@ -136,10 +163,10 @@ class PartitionReplay:
             track.profiles.apply(result.profiles)
             track.states.apply(result.states)
             if track is self.in_force:
-                self.report.dead_letters += len(result.dead_letters)
+                self.report.dead_letters += len(result.dead_letters) + len(result.player_letters)
                 if result.batch.rejected:
-                    self._note_rejected(chunk, result.batch.rejected)
-            self._record(track, result.decisions.journal, self._last)
+                    self._note_rejected(chunk, self._sealed(result.batch.rejected))
+            self._record(track, self._sealed(result.decisions.journal), self._last)
 
     def _epoch(self, event: Entry, record: ReplayRecord) -> int:
         """The revision in force for the event (an epoch of the book); notes the sighting."""
@@ -191,6 +218,14 @@ class PartitionReplay:
         else:
             self.report.warmup_before += 1
         return epoch
+
+    def _sealed(self, entries: list[Entry]) -> list[Entry]:
+        """The entries as the journal holds them; those of players whose secret is gone
+        (erased) cannot be, and are left out (the journal's are counted as shredded)."""
+        secrets = self.sealer.secrets
+        return [
+            self.sealer.entry(e) for e in entries if not e["player_id"] or e["player_id"] in secrets
+        ]
 
     def _note(self, text: str) -> None:
         if len(self.report.revision_notes) < 100:
@@ -277,18 +312,21 @@ def replay_records(
     window: ReplayRange,
     records: Iterable[ReplayRecord],
     journal: Mapping[int, Iterable[tuple[int, Entry]]],
+    secrets: Mapping[str, bytes],
     candidate: Engine | None = None,
 ) -> Report:
     """Replay records held in memory (each topic-partition's in offset order) against the
-    journal's copies by partition: the whole replay without Kafka, for tests and benchmarks."""
+    journal's copies by partition and the players' secrets: the whole replay without Kafka,
+    for tests and benchmarks."""
     inputs: dict[int, dict[str, list[ReplayRecord]]] = {}
     for record in records:
         inputs.setdefault(record.partition, {}).setdefault(record.topic, []).append(record)
     report = Report(window=window.describe(), candidate={} if candidate else None)
     rank = input_rank(ingest.topics)
+    keys = Secrets.of(secrets)
     for partition in sorted(inputs.keys() | journal.keys()):
         replay = PartitionReplay(
-            partition, ingest, book, window, journal.get(partition, ()), candidate
+            partition, ingest, book, window, journal.get(partition, ()), keys, candidate
         )
         replay.feed_all(merge_by_time(inputs.get(partition, {}).values(), rank))
         report.merge(replay.finish())

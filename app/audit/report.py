@@ -126,6 +126,9 @@ class Report:
     #: not placeable in an offset range), and a few of them in words
     unreplayed: int = 0
     unreplayed_samples: list[str] = field(default_factory=list)
+    #: journal entries of players whose secret is gone (erased): not recomputable, so
+    #: neither compared nor mismatches
+    shredded: int = 0
     #: events decided under each revision, and how the revision was chosen
     revisions: dict[str, int] = field(default_factory=dict)
     pinned_by_journal: int = 0
@@ -157,7 +160,7 @@ class Report:
         for name in (
             "records", "events", "in_range", "warmup_before", "warmup_after", "dead_letters",
             "decisions", "journaled", "matches", "journal_duplicates", "ambiguous_count",
-            "pinned_by_journal", "chosen_by_time", "unreplayed",
+            "pinned_by_journal", "chosen_by_time", "unreplayed", "shredded",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for mine, theirs in (

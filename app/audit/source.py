@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from app.audit.model import ReplayRange, ReplayRecord, input_rank
-from app.audit.replay import PartitionReplay
+from app.audit.replay import PartitionReplay, Secrets
 from app.audit.report import Report
 from app.audit.revisions import Revision, RevisionBook, revisions_from_history
 from app.contract.codec import AvroCodec
@@ -240,7 +240,7 @@ async def run_replay(settings: Settings, options: ReplayOptions | None = None) -
     try:
         # Before any assign() narrows the metadata; never ask for one topic (it would be
         # created): list them all.
-        await consumer.topics()
+        existing = await consumer.topics()
         partitions = sorted(consumer.partitions_for_topic(topics.table_events) or ())
         book = RevisionBook(await load_revisions(consumer, settings), make)
         candidate, label = None, ""
@@ -258,6 +258,9 @@ async def run_replay(settings: Settings, options: ReplayOptions | None = None) -
         all_tps = [tp for group in tps.values() for tp in group]
         journal_tps = {p: TopicPartition(topics.journal, p) for p in todo}
         ends = await consumer.end_offsets([*all_tps, *journal_tps.values()])
+        # after the journal's: a secret is written before the first entry sealed under it
+        every = list(range(settings.partitions))  # co-partitioned with the events
+        secrets = Secrets.of(await read_secrets(consumer, settings, every, existing))
         starts = await consumer.beginning_offsets(all_tps)
         leader_ends = {}
         for p in todo:
@@ -283,7 +286,13 @@ async def run_replay(settings: Settings, options: ReplayOptions | None = None) -
                 )
             ]
             replay = PartitionReplay(
-                p, ingest, book, window, [(o, e) for o, e in journal if e is not None], candidate
+                p,
+                ingest,
+                book,
+                window,
+                [(o, e) for o, e in journal if e is not None],
+                secrets,
+                candidate,
             )
             expected = sum(
                 (leader_ends[p] if tp.topic == topics.table_events else ends[tp]) - starts[tp]
@@ -318,6 +327,27 @@ async def run_replay(settings: Settings, options: ReplayOptions | None = None) -
         return ReplayOutcome(report, False, time.monotonic() - started)
     finally:
         await consumer.stop()
+
+
+async def read_secrets(
+    consumer: AIOKafkaConsumer, settings: Settings, partitions: list[int], existing: set[str]
+) -> dict[str, bytes]:
+    """The secrets ``player-keys`` holds (player id -> secret), the latest of each: a
+    tombstone (an erased player) removes one; none if the topic does not exist. Every
+    partition's, so an entry misplaced on another partition is still recognised: about
+    200 bytes of memory per player."""
+    secrets: dict[str, bytes] = {}
+    topic = settings.topics.player_keys
+    if topic not in existing:
+        return secrets
+    tps = [TopicPartition(topic, p) for p in partitions]
+    async for m in read_to_end(consumer, tps, max_records=FETCH_RECORDS):
+        player_id = m.key.decode(errors="replace") if m.key else ""
+        if m.value is None:
+            secrets.pop(player_id, None)
+        else:
+            secrets[player_id] = m.value
+    return secrets
 
 
 def _decode(codec: AvroCodec, message: ConsumerRecord) -> dict | None:

@@ -15,11 +15,11 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_strings
 
 from app.core.cel_fast import Defer, compile_fast
-from app.core.samples import SAMPLE_PROFILE, SAMPLE_STATE, sample_event
+from app.core.samples import SAMPLE_MONEY, SAMPLE_PROFILE, SAMPLE_STATE, sample_event
 
 _DYN_MAP = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
 #: The variables every expression sees.
-VARIABLES = ("event", "profile", "state")
+VARIABLES = ("event", "profile", "state", "money")
 _ENV = cel.NewEnv(
     variables={name: _DYN_MAP for name in VARIABLES},
     extensions=[ext_strings.ExtStrings()],
@@ -120,6 +120,7 @@ def compile_expression(
                     "event": sample_event(event_type),
                     "profile": SAMPLE_PROFILE,
                     "state": SAMPLE_STATE,
+                    "money": SAMPLE_MONEY,
                 }
             ).cel
         )

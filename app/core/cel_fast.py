@@ -27,7 +27,7 @@ from typing import Any
 Fast = Callable[[dict[str, Any]], Any]
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_ROOTS = frozenset({"event", "profile", "state"})
+_ROOTS = frozenset({"event", "profile", "state", "money"})
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<int>\d+)(?![\w.])

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from app.core.cel import ExpressionError, compile_expression
+from app.core.languages import normal_tag
+from app.core.money import Currencies, rate_of
+from app.core.rewards import QUANTITY_KINDS
 from app.core.rules import (
     PERIODS,
+    RISK_LEVELS,
+    BoostSpec,
     Cap,
     Expression,
     Leaderboard,
@@ -44,6 +49,13 @@ EVENT_TYPES = (
 GAMES = ("BLACKJACK", "ROULETTE", "BACCARAT", "POKER", "GAME_SHOW", "OTHER")
 TRIGGERS = ("event", "streak", "window", "mission")
 ONCE_PER = (*PERIODS, "streak")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+#: A boost lasts this long when its rule gives neither ``for`` nor ``bets``.
+DEFAULT_BOOST_MS = 3_600_000
+BOOST_FIELDS = ("factor", "kinds", "games", "table", "for", "bets")
+#: The largest factor a boost may have: a typo of 20 for 2.0 is refused, not paid.
+BOOST_FACTOR_MAX = 10
 _DURATION = re.compile(r"^(\d+)\s*(ms|s|m|h|d)$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
@@ -161,16 +173,75 @@ class _RuleCompiler:
         ):
             raise self.error(f"{field}.wagering", "must be a whole multiple (0 or more)")
         default_channel = "chat" if kind == "CHAT_SHOUTOUT" else "widget"
+        boost = None
+        if kind == "MULTIPLIER":
+            boost = self.boost(spec.get("boost"), amount, f"{field}.boost", base)
+        elif "boost" in spec:
+            raise self.error(f"{field}.boost", "only a MULTIPLIER reward starts a boost")
         return RewardSpec(
             kind=kind,
             amount=amount,
             percent_of_streak_stakes=percent,
             message=spec.get("message", base.message if base else None),
+            messages=_messages(spec["messages"], f"{self.base}.{field}.messages", self.rule_id)
+            if "messages" in spec
+            else (base.messages if base else {}),
             badge=badge,
             product=str(spec.get("product", base.product if base else "casino")),
             wagering=wagering,
             channel=str(spec.get("channel", base.channel if base else default_channel)),
+            boost=boost,
         )
+
+    def boost(
+        self, spec: Any, amount: int | Expression, field: str, base: RewardSpec | None
+    ) -> BoostSpec:
+        """A MULTIPLIER's boost: ``factor`` (else the whole ``amount``), what it multiplies,
+        and its end; a variant without a ``boost`` keeps the rule's."""
+        if spec is None and base is not None and base.boost is not None:
+            return base.boost
+        spec = self.mapping({} if spec is None else spec, field)
+        unknown = sorted(set(spec) - set(BOOST_FIELDS))
+        if unknown:
+            raise self.error(
+                f"{field}.{unknown[0]}", f"unknown field (a boost takes {', '.join(BOOST_FIELDS)})"
+            )
+        factor = spec.get("factor", amount if isinstance(amount, int) else None)
+        if (
+            isinstance(factor, bool)
+            or not isinstance(factor, int | float)
+            or not 1 < factor <= BOOST_FACTOR_MAX
+        ):
+            raise self.error(
+                f"{field}.factor",
+                f"a MULTIPLIER needs a factor above 1 and at most {BOOST_FACTOR_MAX}: give "
+                f"boost.factor or a whole amount of at least 2 (got {factor!r})",
+            )
+        kinds = self.names(spec.get("kinds", ["POINTS"]), f"{field}.kinds", QUANTITY_KINDS)
+        if not kinds:
+            raise self.error(f"{field}.kinds", "must list at least one reward kind")
+        games = self.names(spec.get("games", []), f"{field}.games", GAMES)
+        table = spec.get("table")
+        if table is not None and (not isinstance(table, str) or not table.strip()):
+            raise self.error(f"{field}.table", "must be a table id, or 'same' (where it was won)")
+        lasts, bets = spec.get("for"), spec.get("bets")
+        return BoostSpec(
+            factor=float(factor),
+            kinds=frozenset(kinds),
+            games=frozenset(games),
+            table=table,
+            duration_ms=parse_duration(lasts, f"{self.base}.{field}.for")
+            if lasts is not None
+            else (DEFAULT_BOOST_MS if bets is None else None),
+            bets=None if bets is None else self.positive_int(bets, f"{field}.bets"),
+        )
+
+    def names(self, values: Any, field: str, allowed: Iterable[str]) -> list[str]:
+        """A list of names, each one of ``allowed``."""
+        if not isinstance(values, list):
+            raise self.error(field, f"must be a list, got {values!r}")
+        choices = tuple(sorted(allowed))
+        return [self.choice(v, f"{field}[{i}]", choices) for i, v in enumerate(values)]
 
     def mapping(self, spec: Any, field: str) -> Mapping[str, Any]:
         if not isinstance(spec, Mapping):
@@ -335,6 +406,7 @@ def compile_ruleset(doc: Mapping[str, Any], cel: Compiler = compile_expression) 
         levels_version=int(doc.get("levels_version", 1)),
         leaderboards=_leaderboards(doc.get("leaderboards") or ()),
         protection=_protection(doc.get("protection")),
+        currencies=_currencies(doc.get("currencies")),
         lateness_ms=parse_duration(doc.get("lateness", "1h"), "lateness"),
     )
 
@@ -352,10 +424,11 @@ def _protection(spec: Any) -> Protection:
             raise RulesetError(f"protection.{path}", f"must be a number of at least {minimum}")
         return value
 
-    rapid = spec.get("rapid_loss") or {}
-    chasing = spec.get("loss_chasing") or {}
-    cooldown = spec.get("cooldown") or {}
-    for name, part in (("rapid_loss", rapid), ("loss_chasing", chasing), ("cooldown", cooldown)):
+    parts = ("rapid_loss", "loss_chasing", "cooldown", "session", "night_play")
+    rapid, chasing, cooldown, session, night = (spec.get(name) or {} for name in parts)
+    escalation, risk = spec.get("stake_escalation") or {}, spec.get("risk") or {}
+    for name, part in (*zip(parts, (rapid, chasing, cooldown, session, night), strict=True),
+                       ("stake_escalation", escalation), ("risk", risk)):  # fmt: skip
         if not isinstance(part, Mapping):
             raise RulesetError(f"protection.{name}", f"must be a mapping, got {part!r}")
     cap = spec.get("daily_points_cap", base.daily_points_cap)
@@ -367,6 +440,9 @@ def _protection(spec: Any) -> Protection:
         daily_points_cap=None if cap is None else int(number("daily_points_cap", cap, 0)),
         net_loss_minor=int(
             number("rapid_loss.net_loss_minor", rapid.get("net_loss_minor", base.net_loss_minor))
+        ),
+        net_loss_stakes=int(
+            number("rapid_loss.net_loss_stakes", rapid.get("net_loss_stakes", base.net_loss_stakes))
         ),
         net_loss_within_ms=parse_duration(
             rapid.get("net_loss_within", base.net_loss_within_ms),
@@ -384,13 +460,145 @@ def _protection(spec: Any) -> Protection:
                 1.01,
             )
         ),
+        **_session(session, base),
+        **_night(night, base),
+        escalation_baseline=int(
+            number(
+                "stake_escalation.baseline_rounds",
+                escalation.get("baseline_rounds", base.escalation_baseline),
+            )
+        ),
+        escalation_factor=float(
+            number(
+                "stake_escalation.factor", escalation.get("factor", base.escalation_factor), 1.01
+            )
+        ),
+        **_risk(risk, base, number),
         cooldown_ms=parse_duration(
             cooldown.get("duration", base.cooldown_ms), "protection.cooldown.duration"
         ),
         cooldown_message=str(cooldown.get("message", base.cooldown_message)),
+        cooldown_messages=_messages(cooldown.get("messages", {}), "protection.cooldown.messages"),
         marketing_kinds=frozenset(kinds),
         version=int(spec.get("version", 1)),
     )
+
+
+def _session(spec: Mapping, base: Protection) -> dict[str, int]:
+    """A session's break and the lengths that set session_long and session_marathon."""
+    path = "protection.session"
+    out = {
+        "session_break_ms": parse_duration(
+            spec.get("break", base.session_break_ms), f"{path}.break"
+        ),
+        "session_long_ms": parse_duration(spec.get("long", base.session_long_ms), f"{path}.long"),
+        "session_marathon_ms": parse_duration(
+            spec.get("marathon", base.session_marathon_ms), f"{path}.marathon"
+        ),
+    }
+    if out["session_marathon_ms"] <= out["session_long_ms"]:
+        raise RulesetError(f"{path}.marathon", "must be longer than session.long")
+    return out
+
+
+def _night(spec: Mapping, base: Protection) -> dict[str, int]:
+    """The local hours that set night_play: ``from`` <= hour < ``until`` (may wrap midnight)."""
+    hours = {}
+    for name, default in (("from", base.night_from), ("until", base.night_until)):
+        value = spec.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 23:
+            raise RulesetError(
+                f"protection.night_play.{name}", f"must be an hour from 0 to 23, got {value!r}"
+            )
+        hours[f"night_{name}"] = value
+    if hours["night_from"] == hours["night_until"]:
+        raise RulesetError("protection.night_play.until", "must differ from 'from'")
+    return hours
+
+
+def _risk(spec: Mapping, base: Protection, number: Callable[..., Any]) -> dict[str, Any]:
+    """The risk window, the accumulation step, the level of each marker and the messages."""
+    levels = spec.get("levels") or {}
+    messages = spec.get("messages") or {}
+    for name, part in (("levels", levels), ("messages", messages)):
+        if not isinstance(part, Mapping):
+            raise RulesetError(f"protection.risk.{name}", f"must be a mapping, got {part!r}")
+    marker_levels = dict(base.marker_levels)
+    for marker, level in levels.items():
+        path = f"protection.risk.levels.{marker}"
+        if marker not in marker_levels:
+            raise RulesetError(path, f"is not a marker ({', '.join(sorted(marker_levels))})")
+        if level not in RISK_LEVELS[1:]:
+            raise RulesetError(path, f"must be low, medium or high, got {level!r}")
+        marker_levels[marker] = RISK_LEVELS.index(level)
+    risk_messages = dict(base.risk_messages)
+    for level, text in messages.items():
+        path = f"protection.risk.messages.{level}"
+        if level not in risk_messages:
+            raise RulesetError(path, "only the low and medium levels have a message")
+        if not isinstance(text, str):
+            raise RulesetError(path, f"must be text, got {text!r}")
+        risk_messages[level] = text
+    return {
+        "risk_window_ms": parse_duration(
+            spec.get("window", base.risk_window_ms), "protection.risk.window"
+        ),
+        "risk_accumulate": int(
+            number("risk.accumulate", spec.get("accumulate", base.risk_accumulate), 2)
+        ),
+        "marker_levels": marker_levels,
+        "risk_messages": risk_messages,
+    }
+
+
+def _messages(spec: Any, path: str, rule_id: str | None = None) -> dict[str, str]:
+    """Message templates by language tag (``sv``, ``pt-BR``), the tags normalised."""
+    if not isinstance(spec, Mapping):
+        raise RulesetError(path, f"must be a mapping of language: text, got {spec!r}", rule_id)
+    out = {}
+    for tag, text in spec.items():
+        key = normal_tag(str(tag))
+        if not _LANGUAGE.match(key):
+            raise RulesetError(
+                f"{path}.{tag}", "is not a language tag like sv, de or pt-BR", rule_id
+            )
+        if not isinstance(text, str):
+            raise RulesetError(f"{path}.{tag}", f"must be text, got {text!r}", rule_id)
+        out[key] = text
+    return out
+
+
+def _currencies(spec: Any) -> Currencies:
+    """The house currency and its rates; absent: nothing is converted (the old meaning)."""
+    if spec is None:
+        return Currencies()
+    if not isinstance(spec, Mapping):
+        raise RulesetError("currencies", f"must be a mapping with house and rates, got {spec!r}")
+    house = spec.get("house")
+    if not isinstance(house, str) or not _CURRENCY.match(house):
+        raise RulesetError("currencies.house", f"must be an ISO-4217 code like EUR, got {house!r}")
+    rates_doc = spec.get("rates") or {}
+    if not isinstance(rates_doc, Mapping):
+        raise RulesetError(
+            "currencies.rates", f"must be a mapping of currency: rate, got {rates_doc!r}"
+        )
+    rates = {}
+    for code, value in rates_doc.items():
+        path = f"currencies.rates.{code}"
+        if not isinstance(code, str) or not _CURRENCY.match(code):
+            raise RulesetError(path, "is not an ISO-4217 code like SEK")
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise RulesetError(path, f"must be a positive number, got {value!r}")
+        try:
+            rate = rate_of(value)
+        except (ArithmeticError, ValueError):
+            raise RulesetError(path, f"must be a positive number, got {value!r}") from None
+        if rate <= 0:
+            raise RulesetError(path, f"must be a positive number, got {value!r}")
+        if code == house and rate != 1:
+            raise RulesetError(path, f"the house currency is worth 1 of itself, not {value}")
+        rates[code] = rate
+    return Currencies(house=house, rates=rates, version=int(spec.get("version", 1)))
 
 
 def _levels(specs: Any) -> tuple[Level, ...]:

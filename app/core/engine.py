@@ -10,19 +10,29 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
-from app.core import outputs
+from app.core import boosts, outputs, risk
 from app.core.cel import activation as bind
 from app.core.days import period_key, zone
 from app.core.ids import event_fingerprint, stable_id
-from app.core.protect import Hold, Trip, blocking_hold, observe_settlement
-from app.core.rewards import QUANTITY_KINDS, Grant, grant_for
-from app.core.rules import Jurisdictions, Rule, Ruleset, level_for
-from app.core.state import WINDOW_MAX, CooldownState, MissionState, PlayerState, StreakState
+from app.core.languages import in_language
+from app.core.money import Currencies, money_view
+from app.core.protect import Hold, Trip, blocking_hold, detect_losses
+from app.core.rewards import QUANTITY_KINDS, Grant, grant_for, with_amount
+from app.core.rounds import observe_round
+from app.core.rules import BoostSpec, Jurisdictions, Rule, Ruleset, level_for
+from app.core.state import (
+    BOOSTS_MAX,
+    WINDOW_MAX,
+    BoostState,
+    CooldownState,
+    MissionState,
+    PlayerState,
+    StreakState,
+)
 from app.core.windows import first_run_reaching
 from app.leaderboards.board import board_key
 
 Record = dict
-SETTLED = frozenset({"BET_SETTLED", "SIDE_BET_SETTLED"})
 
 #: What a rule sees of a player with no profile yet: they still play, by defaults.
 DEFAULT_PROFILE: Record = {
@@ -36,6 +46,7 @@ DEFAULT_PROFILE: Record = {
     "harm_flags": [],
     "last_deposit": None,
     "updated_at": 0,
+    "language": None,
 }
 
 
@@ -74,7 +85,11 @@ class _Context:
     tz: ZoneInfo
     now_ms: int
     out: Decisions
+    currencies: Currencies
     _activation: object | None = None
+    #: boosts this event started (they apply from the next event on) and used
+    started: list[str] = field(default_factory=list)
+    used: list[BoostState] = field(default_factory=list)
     #: period kind -> this event's key of it: each rule step asks, the answer never changes
     _periods: dict[str, str] = field(default_factory=dict)
 
@@ -91,6 +106,7 @@ class _Context:
                         "points": self.state.points,
                         "level": self.state.level,
                     },
+                    "money": money_view(self.event, self.profile, self.currencies),
                 }
             )
         return self._activation
@@ -152,9 +168,10 @@ class Engine:
         # events in must not change what they decide (docs/architecture.md).
         timed = zip(events, partition_times or [0] * len(events), strict=True)
         for event, partition_time in timed:
-            self.end_cooldown_if_over(
-                player_id, state, max(event["occurred_at"], partition_time), now_ms, out
-            )
+            passed = max(event["occurred_at"], partition_time)
+            self.end_cooldown_if_over(player_id, state, passed, now_ms, out)
+            if state.boosts:
+                self._end_boosts_over(player_id, state, passed, now_ms, out)
             out.events += 1
             if not state.remember(event_fingerprint(event["event_id"])):
                 out.duplicates += 1
@@ -167,10 +184,12 @@ class Engine:
                 continue
             if occurred_at > state.last_event_at:
                 state.last_event_at = occurred_at
-            ctx = _Context(state, event, seen, tz, now_ms, out)
+            ctx = _Context(state, event, seen, tz, now_ms, out, self.ruleset.currencies)
             self._protect(ctx)
             for rule in candidates(event["event_type"], event["game"]):
                 self._apply(rule, ctx)
+            if ctx.used:
+                self._count_boosted_bet(ctx)
         self.stamp(out.journal[first_entry:])
         return state
 
@@ -183,12 +202,48 @@ class Engine:
     # -- responsible gaming ----------------------------------------------------------------
 
     def _protect(self, ctx: _Context) -> None:
-        """Feed settlements to the detectors."""
+        """Feed the event to the round accounting, the detectors and the risk markers;
+        journal a change of risk level, and start a cool-down at high."""
         state, event = ctx.state, ctx.event
-        if event["event_type"] in SETTLED and event.get("settlement") and event.get("bet"):
-            trip = observe_settlement(state, event, self.ruleset.protection)
+        protection, currencies = self.ruleset.protection, self.ruleset.currencies
+        t = event["occurred_at"]
+        if event["event_type"] in risk.PLAY and event.get("bet"):
+            risk.observe_play(state, event, protection, ctx.tz)
+        trips = []
+        for played in observe_round(state, event, currencies):
+            risk.observe_closed(state, played, protection)
+            trip = detect_losses(state, played, t, protection)
             if trip is not None:
-                self._start_cooldown(ctx, trip)
+                risk.mark(state, trip.marker, t)
+                trips.append(trip)
+        if not trips and not state.markers and not state.risk:
+            return  # the common case: nothing to weigh
+        level, markers = risk.level_now(state, t, protection)
+        before = state.risk
+        if level != before:
+            self._risk_changed(ctx, before, level, markers)
+        levels = protection.marker_levels
+        cause = next((trip for trip in trips if levels[trip.marker] >= risk.HIGH), None)
+        if cause is None and level >= risk.HIGH > before:
+            cause = Trip("risk-level", "OTHER", {"level": level, "markers": len(markers)})
+        cd = state.cooldown
+        if cause is not None and (cd is None or not cd.starts_at <= t < cd.ends_at):
+            self._start_cooldown(ctx, cause)
+
+    def _risk_changed(self, ctx: _Context, before: int, level: int, markers: list[str]) -> None:
+        """Journal the new level with the markers that set it; a rise to low or medium
+        carries the reality-check message (rewards flow at low; marketing pauses at medium)."""
+        ctx.state.risk = level
+        protection = self.ruleset.protection
+        details = {"markers": ",".join(markers)}
+        if before < level < risk.HIGH:
+            details.update(risk.reality_check(ctx.state, level, protection, ctx.currencies))
+        ctx.out.journal.append(
+            outputs.risk_level_changed(
+                ctx.event, before, level, details, protection.version, ctx.now_ms
+            )
+        )
+        ctx._activation = None
 
     def _start_cooldown(self, ctx: _Context, trip: Trip) -> None:
         protection = self.ruleset.protection
@@ -206,16 +261,22 @@ class Engine:
                 "figures": dict(trip.figures),
                 "starts_at": t,
                 "ends_at": ends_at,
-                "message": protection.cooldown_message.replace("{minutes}", str(minutes)),
+                "message": in_language(
+                    protection.cooldown_message,
+                    protection.cooldown_messages,
+                    ctx.profile.get("language"),
+                ).replace("{minutes}", str(minutes)),
                 "trigger_event_ids": [event["event_id"]],
                 "issued_at": ctx.now_ms,
             }
         )
-        ctx.out.journal.append(
-            outputs.cooldown_started(
-                trip, cooldown_id, event, ends_at, protection.version, ctx.now_ms
-            )
+        entry = outputs.cooldown_started(
+            trip, cooldown_id, event, ends_at, protection.version, ctx.now_ms
         )
+        currencies = self.ruleset.currencies
+        if currencies.house is not None:  # the figures are in house minor units
+            entry["details"].update(currency=currencies.house, rates=str(currencies.version))
+        ctx.out.journal.append(entry)
         ctx.out.cooldown_index[player_id] = ends_at
         ctx._activation = None
 
@@ -267,8 +328,18 @@ class Engine:
         self, rule: Rule, ctx: _Context, grant: Grant, event_ids: list[str], period: str | None
     ) -> None:
         state, event = ctx.state, ctx.event
-        amount, holds = self._guard(rule, ctx, grant)
         reward_id = outputs.reward_id(rule.rule_id, rule.version, event_ids)
+        block = self._block(rule, ctx, grant)
+        boost, unboosted = None, grant.amount
+        if block is not None:
+            amount, holds = 0, [block]
+        else:
+            # Only a grant no guard holds back entirely is boosted, and before the caps.
+            boost = self._boost_for(ctx, grant.kind)
+            if boost is not None:
+                amount = boosts.boosted(grant.amount, boost.factor)
+                grant = with_amount(grant, amount, event, ctx.profile, len(event_ids))
+            amount, holds = self._cap(rule, ctx, grant)
         for hold in holds:
             ctx.out.journal.append(
                 outputs.reward_suppressed(
@@ -289,10 +360,21 @@ class Engine:
             details["variant"] = grant.variant
         if grant.multiplier != 1:
             details["multiplier"] = f"{grant.multiplier:g}"
+        if boost is not None:
+            details.update(boost=f"{boost.factor:g}", boost_id=boost.boost_id)
         if holds:
             details["held_back"] = str(sum(h.amount for h in holds))
+        started = None
+        if grant.kind == "MULTIPLIER" and grant.spec.boost is not None:
+            started = self._start_boost(ctx, grant.spec.boost, reward)
         ctx.out.rewards.append(reward)
         ctx.out.journal.append(outputs.reward_issued(rule, reward, reason, details))
+        if started is not None:
+            ctx.out.journal.append(outputs.boost_started(reward, *started))
+        if boost is not None:
+            ctx.out.journal.append(outputs.boost_used(reward, boost, unboosted))
+            if all(b is not boost for b in ctx.used):
+                ctx.used.append(boost)
         if grant.kind == "XP":
             state.xp += grant.amount
             self._level_up(ctx, event_ids)
@@ -301,11 +383,10 @@ class Engine:
         self._score(ctx, grant)
         ctx._activation = None  # state changed: the next rule sees the new totals
 
-    def _guard(self, rule: Rule, ctx: _Context, grant: Grant) -> tuple[int, list[Hold]]:
-        """How much of the grant reaches the player, and what is held back and why."""
-        protection = self.ruleset.protection
+    def _block(self, rule: Rule, ctx: _Context, grant: Grant) -> Hold | None:
+        """A guard that holds back the whole grant (self-exclusion, harm, cool-down, ...)."""
         spec = grant.spec
-        block = blocking_hold(
+        return blocking_hold(
             rule,
             grant.kind,
             grant.amount,
@@ -314,12 +395,14 @@ class Engine:
             ctx.state,
             ctx.profile,
             ctx.event["occurred_at"],
-            protection,
+            self.ruleset.protection,
             self.jurisdictions,
             ctx.event["game"],
         )
-        if block is not None:
-            return 0, [block]
+
+    def _cap(self, rule: Rule, ctx: _Context, grant: Grant) -> tuple[int, list[Hold]]:
+        """How much of the grant the caps let through, and what they hold back and why."""
+        protection = self.ruleset.protection
         if grant.kind not in QUANTITY_KINDS:
             return grant.amount, []
         # (reason, cap key, its period, the most it may reach, in words)
@@ -342,6 +425,73 @@ class Engine:
         for _reason, key, period, _limit, _explain in limits:
             ctx.state.add_capped(key, period, amount)  # every cap counts what was granted
         return amount, holds
+
+    # -- boosts ----------------------------------------------------------------------------
+
+    def _boost_for(self, ctx: _Context, kind: str) -> BoostState | None:
+        """The boost that multiplies a grant of ``kind`` now: not one this event started."""
+        running = ctx.state.boosts
+        if not running:
+            return None
+        if ctx.started:
+            running = [b for b in running if b.boost_id not in ctx.started]
+        return boosts.strongest(running, kind, ctx.event)
+
+    def _start_boost(
+        self, ctx: _Context, spec: BoostSpec, reward: Record
+    ) -> tuple[BoostState, dict[str, str]]:
+        """Start the boost a MULTIPLIER reward carries; at the limit the oldest one ends."""
+        state = ctx.state
+        boost = boosts.start(spec, reward)
+        if len(state.boosts) >= BOOSTS_MAX:
+            oldest = state.boosts.pop(0)
+            ctx.out.journal.append(
+                outputs.boost_ended(
+                    reward["player_id"],
+                    oldest,
+                    "superseded",
+                    reward["trigger_event_ids"],
+                    reward["event_time"],
+                    ctx.now_ms,
+                )
+            )
+        state.boosts.append(boost)
+        ctx.started.append(boost.boost_id)
+        details = boosts.describe(boost)
+        reward["attributes"].update({f"boost_{k}": v for k, v in details.items()})
+        return boost, details
+
+    def _count_boosted_bet(self, ctx: _Context) -> None:
+        """A bet a boost of "the next N bets" multiplied counts one of them; the last ends it."""
+        event = ctx.event
+        running = ctx.state.boosts
+        for boost in ctx.used:
+            if boost.bets_left is None or all(b is not boost for b in running):
+                continue  # timed, or superseded by a boost this very bet won
+            boost.bets_left -= 1
+            if boost.bets_left <= 0:
+                ctx.state.boosts.remove(boost)
+                ctx.out.journal.append(
+                    outputs.boost_ended(
+                        event["player_id"],
+                        boost,
+                        "bets_used",
+                        [event["event_id"]],
+                        event["occurred_at"],
+                        ctx.now_ms,
+                    )
+                )
+
+    def _end_boosts_over(
+        self, player_id: str, state: PlayerState, event_time: int, now_ms: int, out: Decisions
+    ) -> None:
+        """End the boosts whose end ``event_time`` has reached, each dated by its end."""
+        over = [b for b in state.boosts if b.ends_at is not None and b.ends_at <= event_time]
+        for boost in over:
+            state.boosts.remove(boost)
+            out.journal.append(
+                outputs.boost_ended(player_id, boost, "expired", [], boost.ends_at, now_ms)
+            )
 
     def _level_up(self, ctx: _Context, event_ids: list[str]) -> None:
         levels = self.ruleset.levels
@@ -386,13 +536,17 @@ class Engine:
             streak = streaks.setdefault(scope, StreakState())
             streak.count += 1
             bet = event.get("bet")
-            if bet is not None:
-                streak.stakes_minor += bet["stake_minor"]
+            currencies = ctx.currencies
+            if bet is not None:  # in house minor units where the ruleset has a house currency
+                streak.stakes_minor += currencies.to_house(bet["stake_minor"], bet["currency"])
                 streak.currency = streak.currency or bet["currency"]
             if not streak.fired:
                 streak.event_ids.append(event["event_id"])
             if streak.count % spec.length == 0 and not streak.fired:
-                self._maybe_fire(rule, ctx, scope, streak.event_ids, streak.stakes_minor)
+                stakes = streak.stakes_minor
+                if bet is not None:  # a cash-back is paid in the currency of the last bet
+                    stakes = currencies.from_house(stakes, bet["currency"])
+                self._maybe_fire(rule, ctx, scope, streak.event_ids, stakes)
                 if rule.once_per == "streak":
                     streak.fired = True
                 else:

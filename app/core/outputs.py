@@ -9,16 +9,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from app.core.ids import reward_id, stable_id
-from app.core.rules import Rule
+from app.core.rules import RISK_LEVELS, Rule
 
 if TYPE_CHECKING:
     from app.core.protect import Hold, Trip
     from app.core.rewards import Grant
-    from app.core.state import CooldownState
+    from app.core.state import BoostState, CooldownState
 
 __all__ = ["reward_id"]
 
 Record = dict
+#: cool-down reason -> the detector named on its journal entries (else the risk level)
+DETECTORS = {
+    "RAPID_LOSS_AMOUNT": "rapid-loss",
+    "RAPID_LOSS_COUNT": "rapid-loss",
+    "LOSS_CHASING": "loss-chasing",
+}
 
 
 def reward(rule: Rule, event: Record, grant: Grant, event_ids: list[str], now_ms: int) -> Record:
@@ -101,7 +107,7 @@ def cooldown_started(
         player_id=event["player_id"],
         rule_id=trip.detector,
         rule_version=version,
-        reason=trip.reason.lower(),
+        reason=trip.marker,
         event_ids=[event["event_id"]],
         reward_id=None,
         details=details,
@@ -111,7 +117,7 @@ def cooldown_started(
 
 
 def cooldown_ended(player_id: str, cd: CooldownState, version: int, now_ms: int) -> Record:
-    detector = "loss-chasing" if cd.reason == "LOSS_CHASING" else "rapid-loss"
+    detector = DETECTORS.get(cd.reason, "risk-level")
     return journal_entry(
         decision="COOLDOWN_ENDED",
         player_id=player_id,
@@ -124,6 +130,92 @@ def cooldown_ended(player_id: str, cd: CooldownState, version: int, now_ms: int)
         event_time=cd.ends_at,
         now_ms=now_ms,
         discriminator=cd.cooldown_id,
+    )
+
+
+def risk_level_changed(
+    event: Record, before: int, level: int, details: dict[str, str], version: int, now_ms: int
+) -> Record:
+    """A player's risk level moved (app.core.risk): from, to, the markers that set it and,
+    on a rise to low or medium, the reality-check message and its figures."""
+    old, new = RISK_LEVELS[before], RISK_LEVELS[level]
+    return journal_entry(
+        decision="RISK_LEVEL_CHANGED",
+        player_id=event["player_id"],
+        rule_id="risk-level",
+        rule_version=version,
+        reason=f"{old} -> {new}",
+        event_ids=[event["event_id"]],
+        reward_id=None,
+        details={"from": old, "to": new, **details},
+        event_time=event["occurred_at"],
+        now_ms=now_ms,
+        discriminator=f"{old}>{new}",
+    )
+
+
+def boost_started(issued: Record, boost: BoostState, details: dict[str, str]) -> Record:
+    """A MULTIPLIER reward that reached the player became a running boost."""
+    ends = f"until {boost.ends_at}" if boost.ends_at is not None else ""
+    bets = f"for the next {boost.bets_left} bets" if boost.bets_left is not None else ""
+    lasts = " or ".join(filter(None, (ends, bets)))
+    return journal_entry(
+        decision="BOOST_STARTED",
+        player_id=issued["player_id"],
+        rule_id=boost.rule_id,
+        rule_version=boost.rule_version,
+        reason=f"{boost.factor:g}x {', '.join(boost.kinds)} {lasts}",
+        event_ids=issued["trigger_event_ids"],
+        reward_id=boost.boost_id,
+        details=details,
+        event_time=boost.starts_at,
+        now_ms=issued["issued_at"],
+    )
+
+
+def boost_used(issued: Record, boost: BoostState, before: int) -> Record:
+    """A grant the boost multiplied: ``before`` is its amount unboosted."""
+    details = {
+        "boost_id": boost.boost_id,
+        "factor": f"{boost.factor:g}",
+        "kind": issued["kind"],
+        "before": str(before),
+        "after": str(issued["amount"]),
+    }
+    if boost.bets_left is not None:  # after this bet (the engine counts it once all rules ran)
+        details["bets_left"] = str(boost.bets_left - 1)
+    return journal_entry(
+        decision="BOOST_USED",
+        player_id=issued["player_id"],
+        rule_id=boost.rule_id,
+        rule_version=boost.rule_version,
+        reason=f"{boost.factor:g}x on {issued['kind']} of {issued['rule_id']}",
+        event_ids=issued["trigger_event_ids"],
+        reward_id=issued["reward_id"],
+        details=details,
+        event_time=issued["event_time"],
+        now_ms=issued["issued_at"],
+        discriminator=boost.boost_id,
+    )
+
+
+def boost_ended(
+    player_id: str, boost: BoostState, reason: str, event_ids: list[str], t: int, now_ms: int
+) -> Record:
+    """A boost is over: ``expired`` (its end in event time), ``bets_used`` or ``superseded``
+    (a newer boost took its place at the limit)."""
+    return journal_entry(
+        decision="BOOST_ENDED",
+        player_id=player_id,
+        rule_id=boost.rule_id,
+        rule_version=boost.rule_version,
+        reason=reason,
+        event_ids=event_ids,
+        reward_id=boost.boost_id,
+        details={"factor": f"{boost.factor:g}", "started_at": str(boost.starts_at)},
+        event_time=t,
+        now_ms=now_ms,
+        discriminator=boost.boost_id,
     )
 
 

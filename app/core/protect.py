@@ -1,5 +1,6 @@
-"""Responsible gaming in the core: detectors that start cool-downs, and the guards every
-grant passes before it reaches a player. Everything held back is journaled with its reason.
+"""Responsible gaming in the core: the loss detectors (per round) that start cool-downs, and
+the guards every grant passes before it reaches a player. Everything held back is journaled
+with its reason. The other markers and the risk level are in ``app.core.risk``.
 """
 
 from __future__ import annotations
@@ -7,20 +8,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.core.rules import Jurisdictions, Protection, Rule
+from app.core.risk import typical_stake
+from app.core.rounds import Round
+from app.core.rules import RISK_LEVELS, Jurisdictions, Protection, Rule
 from app.core.state import PlayerState
 from app.core.windows import first_run_reaching
 
 MINUTE = 60_000
+MEDIUM = RISK_LEVELS.index("medium")
 
 
 @dataclass(frozen=True, slots=True)
 class Trip:
-    """A detector that tripped: why, with the figures, in CoolDown's terms."""
+    """A detector that tripped: why, with the figures, in CoolDown's terms; ``marker`` is
+    the risk marker it sets (and the journal's reason)."""
 
     detector: str
     reason: str
     figures: dict[str, int]
+
+    @property
+    def marker(self) -> str:
+        return "risk_high" if self.detector == "risk-level" else self.reason.lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,28 +41,31 @@ class Hold:
     explain: str
 
 
-def observe_settlement(state: PlayerState, event: Mapping, protection: Protection) -> Trip | None:
-    """Feed a settled bet to the detectors; a Trip if one of them says "take a break"."""
-    bet, settlement = event["bet"], event["settlement"]
-    t, stake = event["occurred_at"], bet["stake_minor"]
-    outcome = settlement["outcome"]
-    net = stake - settlement["payout_minor"]  # positive: money lost on this bet
-    chasing = _loss_chasing(state, outcome, stake, protection)
-    buckets = _add_to_minute(state, t, net, int(outcome == "LOSS"), protection)
+def detect_losses(state: PlayerState, played: Round, t: int, protection: Protection) -> Trip | None:
+    """Feed a closed round to the loss detectors; a Trip if one of them says "take a break".
+
+    ``played`` is in house minor units (``app.core.rounds``), so the thresholds mean the same
+    in every currency; ``t`` is the event that closed it."""
+    lost = played.net > 0
+    chasing = _loss_chasing(state, played, protection)
+    buckets = _add_to_minute(state, played, int(lost), protection)
     if state.cooldown is not None and state.cooldown.starts_at <= t < state.cooldown.ends_at:
         return None  # already cooling down
     # Whole-minute buckets keep the state small; a window reaches up to a minute further
     # back than its length, erring on the side of the player.
-    minute = t // MINUTE
+    minute = played.at // MINUTE
     amounts = [(b[0] * MINUTE, b[1]) for b in buckets]
+    # A loss means more from a small staker than from a high roller: once the session shows
+    # the player's usual round stake, the threshold is at least that many of them.
+    threshold = protection.net_loss_minor
+    usual = typical_stake(state, protection)
+    if usual is not None:
+        threshold = max(threshold, usual * protection.net_loss_stakes)
     run = first_run_reaching(
-        amounts,
-        minute * MINUTE,
-        protection.net_loss_within_ms + MINUTE,
-        sum_at_least=protection.net_loss_minor,
+        amounts, minute * MINUTE, protection.net_loss_within_ms + MINUTE, sum_at_least=threshold
     )
     if run is not None:
-        state.settlements = []
+        state.loss_minutes = []
         return Trip(
             "rapid-loss",
             "RAPID_LOSS_AMOUNT",
@@ -69,8 +81,8 @@ def observe_settlement(state: PlayerState, event: Mapping, protection: Protectio
         protection.losses_within_ms + MINUTE,
         sum_at_least=protection.losses,
     )
-    if outcome == "LOSS" and run is not None:
-        state.settlements = []
+    if lost and run is not None:
+        state.loss_minutes = []
         return Trip(
             "rapid-loss",
             "RAPID_LOSS_COUNT",
@@ -83,18 +95,18 @@ def observe_settlement(state: PlayerState, event: Mapping, protection: Protectio
 
 
 def _add_to_minute(
-    state: PlayerState, t: int, net: int, lost: int, protection: Protection
+    state: PlayerState, played: Round, lost: int, protection: Protection
 ) -> list[list[int]]:
-    """Add a settlement to its minute's ``[minute number, net loss, losses]``; drop old ones."""
-    minute = t // MINUTE
-    buckets = state.settlements
+    """Add a round to its minute's ``[minute number, net loss, losing rounds]``; drop old ones."""
+    minute = played.at // MINUTE
+    buckets = state.loss_minutes
     for bucket in buckets:
         if bucket[0] == minute:
-            bucket[1] += net
+            bucket[1] += played.net
             bucket[2] += lost
             break
     else:
-        buckets.append([minute, net, lost])
+        buckets.append([minute, played.net, lost])
         buckets.sort(key=lambda b: b[0])
     keep = (max(protection.net_loss_within_ms, protection.losses_within_ms) + MINUTE) // MINUTE
     newest = buckets[-1][0]
@@ -102,19 +114,23 @@ def _add_to_minute(
     return buckets
 
 
-def _loss_chasing(state: PlayerState, outcome: str, stake: int, p: Protection) -> Trip | None:
-    """Stakes rising after consecutive losses: a losing stake of at least ``factor`` times
-    the first stake of a run of at least ``chase_losses`` losses. A win ends the run."""
-    if outcome == "WIN":
+def _loss_chasing(state: PlayerState, played: Round, p: Protection) -> Trip | None:
+    """Raising the stake round after losing round: a run of losing rounds, each staking more
+    than the one before, tripping when, after ``chase_losses`` of them, a losing round stakes
+    at least ``chase_stake_factor`` times the run's first. Like is compared with like: a
+    round's whole stake. A winning round ends the run, a stake no higher than the last starts
+    a new run from that round, a round that breaks even leaves it."""
+    if played.net < 0:
         state.chase = []
         return None
-    if outcome != "LOSS":
-        return None  # a push neither extends nor ends the run
-    if not state.chase:
-        state.chase = [1, stake]
+    if played.net == 0:
         return None
-    losses, first = state.chase
-    state.chase = [losses + 1, first]
+    stake = played.stake
+    if not state.chase or stake <= state.chase[-1]:
+        state.chase = [1, stake, stake]
+        return None
+    losses, first = state.chase[0], state.chase[1]
+    state.chase = [losses + 1, first, stake]
     if losses >= p.chase_losses and stake >= first * p.chase_stake_factor:
         state.chase = []
         return Trip(
@@ -154,6 +170,9 @@ def blocking_hold(
     cd = state.cooldown
     if cd is not None and cd.starts_at <= t < cd.ends_at:
         return Hold("cooldown_active", amount, f"cooling down until {cd.ends_at} ({cd.reason})")
+    if kind in protection.marketing_kinds and state.risk >= MEDIUM:
+        level = RISK_LEVELS[state.risk]
+        return Hold(f"risk_{level}", amount, f"marketing is paused at risk level {level}")
     if jurisdictions is not None:
         country = profile.get("country") or "the default policy"
         rules = jurisdictions.for_country(profile.get("country"))

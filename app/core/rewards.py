@@ -6,9 +6,10 @@ the same arm across events, batches, workers and rule versions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from hashlib import blake2b
 
+from app.core.languages import in_language
 from app.core.rules import RewardSpec, Rule, Variant
 
 #: Kinds whose amount is a quantity: a grant of zero of them is no grant at all.
@@ -73,8 +74,43 @@ def grant_for(
     amount = int(base * factor)
     if amount <= 0 and spec.kind in QUANTITY_KINDS:
         return None
+    fields = _fields(event, profile, amount, spec.kind, variant, streak_length)
+    badge = spec.badge.format_map(fields) if spec.badge else None
+    fields["badge"] = badge or ""
     bet = event.get("bet")
-    fields = _Fields(
+    message = _template(spec, profile)
+    return Grant(
+        kind=spec.kind,
+        amount=amount,
+        message=message.format_map(fields) if message else None,
+        currency=bet["currency"] if spec.kind == "CASHBACK_OFFER" and bet else None,
+        badge=badge,
+        variant=variant,
+        multiplier=factor,
+        spec=spec,
+    )
+
+
+def with_amount(grant: Grant, amount: int, event: dict, profile: dict, streak_length: int) -> Grant:
+    """``grant`` for another amount (a boost's), its message telling the new amount."""
+    message = _template(grant.spec, profile)
+    if message:
+        fields = _fields(event, profile, amount, grant.kind, grant.variant, streak_length)
+        fields["badge"] = grant.badge or ""
+        message = message.format_map(fields)
+    return replace(grant, amount=amount, message=message)
+
+
+def _template(spec: RewardSpec, profile: dict) -> str | None:
+    """The reward's message template in the player's language, else the default."""
+    return in_language(spec.message, spec.messages, profile.get("language"))
+
+
+def _fields(
+    event: dict, profile: dict, amount: int, kind: str, variant: str | None, streak_length: int
+) -> _Fields:
+    """What a reward's message and badge templates may name."""
+    return _Fields(
         player=event["player_id"],
         dealer=event.get("dealer_id") or "the dealer",
         table=event["table_id"],
@@ -82,20 +118,8 @@ def grant_for(
         game_variant=event.get("game_variant") or "",
         studio=event["studio_id"],
         amount=amount,
-        kind=spec.kind,
+        kind=kind,
         variant=variant or "",
         streak=streak_length,
         vip_tier=profile.get("vip_tier") or "NONE",
-    )
-    badge = spec.badge.format_map(fields) if spec.badge else None
-    fields["badge"] = badge or ""
-    return Grant(
-        kind=spec.kind,
-        amount=amount,
-        message=spec.message.format_map(fields) if spec.message else None,
-        currency=bet["currency"] if spec.kind == "CASHBACK_OFFER" and bet else None,
-        badge=badge,
-        variant=variant,
-        multiplier=factor,
-        spec=spec,
     )

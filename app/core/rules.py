@@ -7,10 +7,11 @@ an event's (type, game), so the cost per event grows with the rules that could f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from app.core.cel import Bound
+from app.core.money import NO_CONVERSION, Currencies
 
 #: A compiled expression: evaluated against the bound ``{"event", "profile", "state", ...}``.
 Expression = Callable[[Bound], object]
@@ -67,6 +68,27 @@ class Multiplier:
     promo_name: str | None = None
 
 
+#: The events "the next N bets" of a boost counts.
+BET_EVENTS = frozenset({"BET_PLACED", "SIDE_BET_PLACED"})
+
+
+@dataclass(frozen=True, slots=True)
+class BoostSpec:
+    """What a MULTIPLIER grant becomes: a boost of later grants in its scope until its end."""
+
+    factor: float
+    #: reward kinds it multiplies
+    kinds: frozenset[str] = frozenset({"POINTS"})
+    #: games it applies to; empty means every game
+    games: frozenset[str] = frozenset()
+    #: a table id, "same" (the table the boost was won at), or None (every table)
+    table: str | None = None
+    #: how long it lasts in event time from the grant (None: until its bets are used)
+    duration_ms: int | None = None
+    #: it applies to the grants of this many bets (BET_PLACED, SIDE_BET_PLACED) in scope
+    bets: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class RewardSpec:
     kind: str
@@ -75,6 +97,8 @@ class RewardSpec:
     #: CASHBACK_OFFER: this percentage of the stakes lost in the streak (minor units)
     percent_of_streak_stakes: float | None = None
     message: str | None = None
+    #: the message per language tag (normalised: ``app.core.languages``); ``message`` else
+    messages: Mapping[str, str] = field(default_factory=dict)
     badge: str | None = None
     #: the product category of the incentive (casino, sports, poker, bingo…)
     product: str = "casino"
@@ -82,6 +106,8 @@ class RewardSpec:
     wagering: int | None = None
     #: the marketing channel it reaches the player by (consent is per product and channel)
     channel: str = "widget"
+    #: MULTIPLIER: the boost it starts
+    boost: BoostSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +152,25 @@ MARKETING_KINDS = frozenset(
 )
 
 
+#: Risk levels, lowest first: a level's number is its index.
+RISK_LEVELS = ("none", "low", "medium", "high")
+#: The level each marker sets on its own (docs/responsible-gaming.md, "Markers").
+MARKER_LEVELS = {
+    "rapid_loss_amount": 3,
+    "rapid_loss_count": 2,
+    "loss_chasing": 3,
+    "stake_escalation": 2,
+    "session_marathon": 2,
+    "session_long": 1,
+    "night_play": 1,
+}
+RISK_MESSAGES = {
+    "low": "Reality check: you have played for {minutes} minutes this session, net result {net}.",
+    "medium": "You have played for {minutes} minutes this session, net result {net}. "
+    "Offers are paused for now; a break can help.",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Protection:
     """Responsible-gaming limits the engine enforces on every grant (defaults:
@@ -136,18 +181,43 @@ class Protection:
     #: a net loss of at least this (minor units) within ``net_loss_within_ms`` starts a cool-down
     net_loss_minor: int = 50_000
     net_loss_within_ms: int = 15 * 60_000
-    #: this many losing settlements within ``losses_within_ms`` starts a cool-down
-    losses: int = 8
+    #: ... or of this many of the player's usual round stakes, when that is more
+    net_loss_stakes: int = 40
+    #: this many losing rounds within ``losses_within_ms`` starts a cool-down
+    losses: int = 20
     losses_within_ms: int = 10 * 60_000
-    #: loss chasing: after this many losses in a row, a losing stake of at least
-    #: ``chase_stake_factor`` times the run's first stake starts a cool-down
-    chase_losses: int = 3
-    chase_stake_factor: float = 2.0
+    #: loss chasing: after this many losing rounds in a row, each staking more than the last,
+    #: a losing round staking ``chase_stake_factor`` times the run's first starts a cool-down
+    chase_losses: int = 5
+    chase_stake_factor: float = 3.0
+    #: a session is play without a break of ``session_break_ms``; at ``session_long_ms`` it
+    #: sets the session_long marker, at ``session_marathon_ms`` session_marathon
+    session_break_ms: int = 20 * 60_000
+    session_long_ms: int = 90 * 60_000
+    session_marathon_ms: int = 180 * 60_000
+    #: play at these local hours of the player's day (``from`` <= hour < ``until``, wrapping
+    #: past midnight when ``from`` > ``until``) sets night_play
+    night_from: int = 1
+    night_until: int = 6
+    #: a round stake of ``escalation_factor`` times the mean of the session's first
+    #: ``escalation_baseline`` round stakes sets stake_escalation
+    escalation_baseline: int = 10
+    escalation_factor: float = 5.0
+    #: a marker counts towards the risk level this long after it was last seen
+    risk_window_ms: int = 60 * 60_000
+    #: this many distinct markers at the top level raise the level one step
+    risk_accumulate: int = 2
+    #: marker -> the level (1 low, 2 medium, 3 high) it sets on its own
+    marker_levels: Mapping[str, int] = field(default_factory=lambda: dict(MARKER_LEVELS))
+    #: the reality-check message per level name (low, medium)
+    risk_messages: Mapping[str, str] = field(default_factory=lambda: dict(RISK_MESSAGES))
     cooldown_ms: int = 30 * 60_000
     cooldown_message: str = (
         "You've had a run of losses. Take a break: rewards and offers are paused for "
         "{minutes} minutes."
     )
+    #: the cool-down message per language tag
+    cooldown_messages: Mapping[str, str] = field(default_factory=dict)
     #: kinds that are marketing: they need the player's consent for their product and channel
     marketing_kinds: frozenset[str] = MARKETING_KINDS
     version: int = 1
@@ -208,6 +278,8 @@ class Ruleset:
     levels_version: int = 1
     leaderboards: tuple[Leaderboard, ...] = ()
     protection: Protection = Protection()
+    #: the house currency and the rates into it (none: amounts are not converted)
+    currencies: Currencies = NO_CONVERSION
     #: how far behind a player's newest event another may arrive and still be decided
     lateness_ms: int = 3_600_000
     _index: dict[tuple[str, str], tuple[Rule, ...]] = field(default_factory=dict, repr=False)

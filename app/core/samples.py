@@ -18,9 +18,13 @@ SAMPLE_PROFILE: dict = {
     "harm_flags": [],
     "last_deposit": {"amount_minor": 5000, "currency": "GBP", "at": 1_795_000_000_000},
     "updated_at": 1_795_000_000_000,
+    "language": "en-GB",
 }
 
 SAMPLE_STATE: dict = {"xp": 120, "points": 3400, "level": 2}
+
+#: ``money`` for the sample event and profile: whole house units (app/core/money.py).
+SAMPLE_MONEY: dict = {"stake": 25.0, "payout": 50.0, "deposit": 50.0}
 
 
 def sample_event(event_type: str) -> dict:

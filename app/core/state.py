@@ -22,6 +22,19 @@ SEEN_BYTES = 6
 ONCE_PERIODS_KEPT = 3
 #: The most events one window keeps (older ones beyond it are dropped first).
 WINDOW_MAX = 256
+#: The most boosts a player holds at once; a grant beyond it ends the oldest (docs/rules.md).
+BOOSTS_MAX = 4
+#: Risk markers by a two-letter code in the stored record (they are rewritten often).
+MARKER_CODES = {
+    "rapid_loss_amount": "ra",
+    "rapid_loss_count": "rc",
+    "loss_chasing": "lc",
+    "stake_escalation": "se",
+    "session_marathon": "sm",
+    "session_long": "sl",
+    "night_play": "np",
+}
+MARKER_NAMES = {code: name for name, code in MARKER_CODES.items()}
 #: 2: re-delivery memory packed as base64 of 48-bit fingerprints. Version 1 records (a list
 #: of 63-bit ints) still load; their old fingerprints cannot match new ones and are dropped.
 STATE_VERSION = 2
@@ -53,6 +66,37 @@ class CooldownState:
 
 
 @dataclass(slots=True)
+class BoostState:
+    """A running boost: the MULTIPLIER reward that started it (its id is the boost's id),
+    what it multiplies, and its end (event time, or bets left)."""
+
+    boost_id: str
+    rule_id: str
+    rule_version: int
+    factor: float
+    kinds: list[str]
+    games: list[str]
+    table: str | None
+    starts_at: int
+    ends_at: int | None
+    bets_left: int | None
+
+    def to_list(self) -> list:
+        return [
+            self.boost_id,
+            self.rule_id,
+            self.rule_version,
+            self.factor,
+            self.kinds,
+            self.games,
+            self.table,
+            self.starts_at,
+            self.ends_at,
+            self.bets_left,
+        ]
+
+
+@dataclass(slots=True)
 class PlayerState:
     """Everything the rules remember about a player.
 
@@ -73,10 +117,21 @@ class PlayerState:
     #: cap key ("daily:<day>", "<rule scope>:<period>") -> amount granted there so far
     caps: dict[str, int] = field(default_factory=dict)
     cooldown: CooldownState | None = None
-    #: the rapid-loss detector's recent minutes: [epoch minute, net loss, losing settlements]
-    settlements: list[list[int]] = field(default_factory=list)
-    #: the current run of losses for the loss-chasing detector: [losses, first stake]
+    #: running boosts, in the order they started
+    boosts: list[BoostState] = field(default_factory=list)
+    #: the rapid-loss detector's recent minutes: [epoch minute, net loss, losing rounds]
+    loss_minutes: list[list[int]] = field(default_factory=list)
+    #: the loss-chasing detector's run of losing rounds: [rounds, first stake, last stake]
     chase: list[int] = field(default_factory=list)
+    #: the round being played: [fingerprint of table and round id, bets open, bets settled,
+    #: stake, net loss, last settled at]
+    round: list = field(default_factory=list)
+    #: the session: [start, last play, baseline stake sum, baseline rounds, net loss]
+    session: list[int] = field(default_factory=list)
+    #: risk marker -> when it was last seen (event time)
+    markers: dict[str, int] = field(default_factory=dict)
+    #: the risk level (0 none, 1 low, 2 medium, 3 high) as last journaled
+    risk: int = 0
     seen: list[int] = field(default_factory=list)
     last_event_at: int = 0
 
@@ -111,10 +166,20 @@ class PlayerState:
         if self.cooldown is not None:
             cd = self.cooldown
             doc["cd"] = [cd.cooldown_id, cd.starts_at, cd.ends_at, cd.reason]
-        if self.settlements:
-            doc["rl"] = self.settlements
+        if self.boosts:
+            doc["bo"] = [b.to_list() for b in self.boosts]
+        if self.loss_minutes:
+            doc["rl"] = self.loss_minutes
         if self.chase:
             doc["lc"] = self.chase
+        if self.round:
+            doc["rd"] = self.round
+        if self.session:
+            doc["ss"] = self.session
+        if self.markers:
+            doc["mk"] = {MARKER_CODES.get(m, m): t for m, t in self.markers.items()}
+        if self.risk:
+            doc["rk"] = self.risk
         if self.seen:
             doc["s"] = b64encode(
                 b"".join(fp.to_bytes(SEEN_BYTES, "big") for fp in self.seen)
@@ -145,8 +210,13 @@ class PlayerState:
             boards=doc.get("b", {}),
             caps=doc.get("c", {}),
             cooldown=CooldownState(*doc["cd"]) if "cd" in doc else None,
-            settlements=doc.get("rl", []),
+            boosts=[BoostState(*b) for b in doc.get("bo", ())],
+            loss_minutes=doc.get("rl", []),
             chase=doc.get("lc", []),
+            round=doc.get("rd", []),
+            session=doc.get("ss", []),
+            markers={MARKER_NAMES.get(c, c): t for c, t in doc.get("mk", {}).items()},
+            risk=doc.get("rk", 0),
             seen=_unpack_seen(doc.get("s", "")) if doc.get("v", 1) >= 2 else [],
             last_event_at=doc.get("t", 0),
         )

@@ -28,6 +28,7 @@ from app.operations.admin import admin_client, ensure_topics
 from app.operations.reading import read_to_end
 from app.security import kafka_clients
 from app.security.dev_identity import DevIdentity, ensure_dev_identity
+from app.security.player_keys import player_pseudonym
 from app.settings import Settings
 
 #: The roles the helpers call the views with: the auditor reads everything (every tier, every
@@ -91,6 +92,13 @@ class Deployment:
         asyncio.run(ensure_topics(deployment.settings))
         return deployment
 
+    def with_env(self, **changes: str) -> Deployment:
+        """The same deployment (topics, app id, identity, and the workers ``stop_all`` ends)
+        with ``changes`` to what its workers start with: a second worker on a web port of its
+        own, or a worker restarted with another setting, as a new version would be."""
+        env = {**self.env, **changes}
+        return Deployment(env, Settings.from_env(env), self.workers)
+
     @property
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.web_port}"
@@ -108,6 +116,21 @@ class Deployment:
         """A worker web view's JSON, e.g. ``view("/pitboss/players/p-1/")``, as an auditor
         unless ``token`` says otherwise."""
         return get_json(self.web_url + path, token or self.token(*READER_ROLES))
+
+    def secret(self, player_id: str) -> bytes:
+        """The player's secret on ``player-keys``, once a worker has made it (before the first
+        record that names the player by it)."""
+
+        def found() -> bytes | None:
+            held = {r.key: r.value for r in self.read_all(self.settings.topics.player_keys)}
+            return held.get(player_id.encode())
+
+        return wait_for(found, what=f"{player_id}'s secret")
+
+    def named(self, player_id: str) -> str:
+        """How the journal and dead letters name the player: the pseudonym under their
+        secret (docs/security.md, crypto-shredding)."""
+        return player_pseudonym(player_id, self.secret(player_id))
 
     def player_when(self, player_id: str, ready: Callable[[dict], bool]) -> dict:
         """The player's view once ``ready(view)`` holds."""
@@ -240,13 +263,14 @@ class Deployment:
         )
 
     def written_topics(self) -> list[str]:
-        """What the workers write: outputs, the re-keyed events and the changelogs."""
+        """What the workers write: outputs, the re-keyed events, the players' secrets and the
+        changelogs."""
         t, app_id = self.settings.topics, self.settings.app_id
         outputs = [t.journal, t.rewards, t.cooldowns, t.dead_letters, t.leaderboard_scores]
         changelogs = [
             f"{app_id}-{n}-changelog" for n in ("player-state", "player-profiles", "leaderboards")
         ]
-        return [*outputs, t.rekeyed, *changelogs]
+        return [*outputs, t.rekeyed, t.player_keys, *changelogs]
 
     def wait_quiet(self, quiet: float = 2.0, timeout: float = 60.0) -> None:
         """Wait until nothing was written to the deployment's outputs and changelogs for

@@ -40,11 +40,12 @@ class Child:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def wait_ready(self, timeout: float = 90.0) -> None:
-        """Wait until the worker logs Ready, or raise with the end of its log."""
+    def wait_ready(self, timeout: float = 90.0, line: str = READY_LINE) -> None:
+        """Wait until the process logs ``line`` (a worker's Ready), or raise with the end of
+        its log."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.log().count(READY_LINE) > self.ready_before:
+            if self.log().count(line) > (self.ready_before if line == READY_LINE else 0):
                 return
             if not self.alive():
                 raise RuntimeError(

@@ -51,7 +51,7 @@ def record_batch(result: BatchResult, records: int, now_ms: int) -> None:
     for labels, n in amounts.items():
         AMOUNTS.labels(*labels).inc(n)
     EVENTS.inc(result.decisions.events)
-    DEAD_LETTERS.inc(len(result.dead_letters))
+    DEAD_LETTERS.inc(len(result.dead_letters) + len(result.player_letters))
     BATCH_SIZE.observe(records)
     for players in result.batch.events.values():
         oldest = min(min(map(_occurred_at, events)) for events in players.values())

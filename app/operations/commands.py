@@ -144,9 +144,8 @@ async def forget(self, player_id: str, dry_run: bool, force: bool, yes: bool) ->
     Exit codes: 0 requested (or dry run); 1 refused (an unknown id without --force, not
     confirmed, or no terminal to ask on without --yes).
     """
-    principal = await authorize_command(
-        settings, "player.forget", f"forget {player_id}", player_id=player_id
-    )
+    # the access log names the player by a pseudonym: the action must not repeat the id
+    principal = await authorize_command(settings, "player.forget", "forget", player_id=player_id)
     who = principal.subject
     found = await survey(settings, player_id)
     for line in found.lines():
@@ -252,3 +251,10 @@ async def send(
 def _refuse(message: str) -> NoReturn:
     print(message, file=sys.stderr, flush=True)
     raise SystemExit(1)
+
+
+# registers `pitboss webhooks` and `pitboss fulfil`; `pitboss intake`, `intake-amqp` and
+# `mappings test` (docs/integration.md); `pitboss gateway` (docs/player-channel.md)
+import app.delivery.commands  # noqa: E402
+import app.gateway.commands  # noqa: E402
+import app.intake.commands  # noqa: E402

@@ -4,7 +4,9 @@ The request travels to the worker that owns the player, on the player's own part
 the internal re-keyed topic, so it is applied in order with the player's events: that
 worker tombstones the state and profile, journals a PLAYER_ERASED marker (by which
 archives delete the history, and which names the requester), sends every leaderboard's
-keeper the order to drop the player, and from then on decides nothing for the id.
+keeper the order to drop the player, deletes the player's secret (crypto-shredding: what the
+kept-for-ever topics hold of them becomes unlinkable), and from then on decides nothing for
+the id.
 
 ``survey`` says beforehand what there is to erase, from what the workers wrote (their
 tables' changelogs) and the archive, so an operator sees it before confirming.
@@ -42,6 +44,8 @@ class Holdings:
     player_id: str
     has_state: bool = False
     has_profile: bool = False
+    #: a secret on player-keys: records on the kept-for-ever topics name the player by it
+    has_secret: bool = False
     #: the board keys that list the player
     boards: list[str] = field(default_factory=list)
     #: archive table -> rows of the player (empty: no archive, or it could not be read)
@@ -55,7 +59,7 @@ class Holdings:
         """Whether Pitboss decided or holds anything for the id: access-log rows do not
         count (this very command's request is one)."""
         decided = any(n for table, n in self.archive_rows.items() if table != "access_log")
-        return self.has_state or self.has_profile or bool(self.boards) or decided
+        return self.has_state or self.has_profile or self.has_secret or bool(self.boards) or decided
 
     def lines(self) -> list[str]:
         """The survey in words, one fact a line."""
@@ -66,6 +70,8 @@ class Holdings:
             + ("already erased" if self.already_erased else "known" if self.known else "unknown"),
             f"  state: {yes[self.has_state]}",
             f"  profile: {yes[self.has_profile]}",
+            f"  secret (the journal and dead letters name the player by it): "
+            f"{yes[self.has_secret]}",
             f"  leaderboards: {', '.join(self.boards) or 'none'}",
             f"  archive rows: {self.archive_note or rows}",
         ]
@@ -84,12 +90,14 @@ async def survey(settings: Settings, player_id: str, timeout_s: float = 30.0) ->
     marker = pseudonym(player_id, erasure_key(settings))
     state = changelog(settings, "player-state")
     profiles = changelog(settings, "player-profiles")
+    secrets = settings.topics.player_keys
     latest: dict[tuple[str, bytes], bytes | None] = {}
-    async for record in _records(settings, [state, profiles], [partition], timeout_s):
+    async for record in _records(settings, [state, profiles, secrets], [partition], timeout_s):
         if record.key in (key, ERASED):
             latest[record.topic, record.key] = record.value
     found.has_state = latest.get((state, key)) is not None
     found.has_profile = latest.get((profiles, key)) is not None
+    found.has_secret = latest.get((secrets, key)) is not None
     found.already_erased = marker in orjson.loads(latest.get((state, ERASED)) or b"[]")
     boards: dict[bytes, bytes | None] = {}
     partitions = list(range(settings.partitions))
@@ -130,12 +138,17 @@ async def _survey_archive(settings: Settings, found: Holdings) -> None:
         found.archive_note = f"not surveyed: {store.location(settings.archive_url)}: {exc}"
         return
     try:
+        # by id, or by the pseudonym of their secret; an access-log entry also by marker (a
+        # journal's marker row is an erasure that was, not a row to erase)
+        marker = pseudonym(found.player_id, erasure_key(settings))
         for table in ARCHIVE_TABLES:
             cursor = await conn.execute(
-                sql.SQL("SELECT count(*) FROM {} WHERE player_id = %s").format(
-                    sql.Identifier(table)
-                ),
-                [found.player_id],
+                sql.SQL(
+                    "SELECT count(*) FROM {} WHERE player_id = %(id)s"
+                    " OR player_id IN (SELECT pseudonym FROM player_keys WHERE player_id = %(id)s)"
+                    " OR (%(access)s AND player_id = %(marker)s)"
+                ).format(sql.Identifier(table)),
+                {"id": found.player_id, "marker": marker, "access": table == "access_log"},
             )
             (found.archive_rows[table],) = await cursor.fetchone()
     except psycopg.Error as exc:

@@ -38,7 +38,17 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t.leaderboard_scores, n, keep_week, "internal: a player's new score on a board"),
         TopicSpec(t.rewards, n, keep_week, "Avro Reward; key player_id"),
         TopicSpec(t.cooldowns, n, keep_week, "Avro CoolDown; key player_id"),
-        TopicSpec(t.journal, n, keep_forever, "Avro JournalEntry; key player_id"),
-        TopicSpec(t.dead_letters, n, keep_forever, "Avro DeadLetter; key: original key"),
-        TopicSpec(t.access_log, n, keep_forever, "Avro AccessLogEntry; key player_id or subject"),
+        TopicSpec(t.journal, n, keep_forever, "Avro JournalEntry; key: player pseudonym"),
+        TopicSpec(
+            t.dead_letters,
+            n,
+            keep_forever,
+            "Avro DeadLetter; key: player pseudonym or original key",
+        ),
+        TopicSpec(
+            t.access_log, n, keep_forever, "Avro AccessLogEntry; key: player pseudonym or subject"
+        ),
+        TopicSpec(t.player_keys, n, compact, "each player's secret (raw bytes); key player_id"),
+        TopicSpec(t.reward_lifecycle, n, keep_week, "Avro RewardLifecycle; key player_id"),
+        TopicSpec(t.player_interactions, n, keep_week, "Avro PlayerInteraction; key player_id"),
     ]

@@ -21,11 +21,14 @@ import orjson
 from app.core import Decisions, Engine, PlayerState, outputs
 from app.core.ids import pseudonym
 from app.leaderboards.board import encode_erasure
-from app.pipeline.ingest import Ingest, Message, SortedBatch, StepKind, dead_letter
+from app.pipeline.ingest import Ingest, Message, SortedBatch, Step, StepKind, dead_letter
 from app.pipeline.keys import APPLIED, COOLDOWN_INDEX, ERASED, WATERMARK
 from app.pipeline.store import Store, Writes
 
 log = logging.getLogger(__name__)
+
+#: Why an erased player's invalid event is dead-lettered without its record.
+ERASED_UNKEPT = "the player was erased (pitboss forget): the record is not kept"
 
 #: The engine to decide an event with (the audit replay's rules in force per event).
 EnginePicker = Callable[[dict, Message], Engine]
@@ -41,13 +44,19 @@ class BatchResult:
     #: player-state table writes, the reserved keys (``app.pipeline.keys``) included
     states: Writes = field(default_factory=dict)
     profiles: Writes = field(default_factory=dict)
-    #: ingest's dead letters, then the events of players whose decisions raised:
-    #: (original key, DeadLetter record)
+    #: dead letters of records whose player is not known (undecodable, no player id), and
+    #: of events refused unkept (an e-mail as id, an erased player's): (key, DeadLetter)
     dead_letters: list[tuple[bytes | None, dict]] = field(default_factory=list)
+    #: dead letters of a known player (an invalid event, the events of a player whose
+    #: decisions raised): (player id, DeadLetter), sealed under their secret when published
+    player_letters: list[tuple[str, dict]] = field(default_factory=list)
     #: records whose effects the tables already held (re-delivered), skipped
     redelivered: int = 0
     #: events of erased players: decided nothing, journaled as refused without the id
     erased_events: int = 0
+    #: players whose secrets go once the states are written: erased in this batch, or
+    #: refused as erased (a secret a crash left behind goes then)
+    shredded: set[str] = field(default_factory=set)
     #: (key, value, partition) of the records that take the players erased in this batch
     #: off every leaderboard: one per partition of the scores topic, each board's keeper
     leaderboard_erasures: list[tuple[bytes, bytes, int]] = field(default_factory=list)
@@ -167,6 +176,9 @@ class BatchDecider:
         players: dict[str, _Player] = {}
         for step in steps:
             player_id = step.player_id
+            if step.kind is StepKind.INVALID:
+                self._invalid(step, erased, now_ms, result)
+                continue
             player = players.get(player_id)
             if player is None:
                 key = player_id.encode()
@@ -179,6 +191,7 @@ class BatchDecider:
                 marker = self._pseudonym(player_id) if erased else None
                 if marker in erased:  # refused, journaled by the marker: no decisions
                     result.erased_events += 1
+                    result.shredded.add(player_id)
                     player.erasures.append(outputs.erased_event_refused(step.value, marker, now_ms))
                     continue
                 if player.engine is not chosen:
@@ -202,7 +215,7 @@ class BatchDecider:
                 profile_writes[player.key] = None if value is None else orjson.dumps(value)
             else:  # a cool-down the partition's time has passed ends before the erasure
                 self._end_due_cooldown(player, stored, watermark, now_ms, engine)
-                self._erase(player_id, step.value["by"], player, erased, index, now_ms)
+                self._erase(player_id, step.value["by"], player, erased, index, now_ms, result)
                 profile_writes[player.key] = None
         for player in players.values():
             self._decide(player, stored, now_ms)
@@ -227,6 +240,24 @@ class BatchDecider:
 
     def _pseudonym(self, player_id: str) -> str:
         return pseudonym(player_id, self.ingest.erasure_key)
+
+    def _invalid(self, step: Step, erased: set[str], now_ms: int, result: BatchResult) -> None:
+        """An invalid event of a known player: journaled as rejected and dead-lettered (both
+        sealed under the player's secret when published); an erased player's is refused by
+        the marker, its letter without the record, since no secret may be made for them."""
+        event, reason = step.value
+        marker = self._pseudonym(step.player_id) if erased else None
+        if marker in erased:
+            result.erased_events += 1
+            result.shredded.add(step.player_id)
+            result.batch.rejected.append(outputs.erased_event_refused(event, marker, now_ms))
+            letter = dead_letter(step.msg, "INVALID", f"{reason}; {ERASED_UNKEPT}", now_ms)
+            letter.update(key=marker.encode(), value=None)
+            result.dead_letters.append((marker.encode(), letter))
+            return
+        result.batch.rejected.append(outputs.event_rejected(event, reason, now_ms))
+        letter = dead_letter(step.msg, "INVALID", reason, now_ms)
+        result.player_letters.append((step.player_id, letter))
 
     def _decide(self, player: _Player, stored: Mapping[bytes, bytes], now_ms: int) -> None:
         """Run the core on the player's pending events; a player whose decisions raise is
@@ -298,14 +329,17 @@ class BatchDecider:
         erased: set[str],
         index: dict[str, int],
         now_ms: int,
+        result: BatchResult,
     ) -> None:
-        """Forget a player: tombstone their state and profile, remember only a hash."""
+        """Forget a player: tombstone their state, profile and secret (``result.shredded``),
+        remember only a hash."""
         player.state = None
         player.profile = None
         player.erased = True  # what they were decided before their erasure still stands
         index.pop(player_id, None)
         marker = self._pseudonym(player_id)
         erased.add(marker)
+        result.shredded.add(player_id)
         player.erasures.append(outputs.player_erased(player_id, requested_by, now_ms))
         log.info("erased player %s (state and profile tombstoned)", marker)
 
@@ -326,7 +360,8 @@ class BatchDecider:
             if player.failure is not None:
                 reason = f"the decision core failed on this player's events: {player.failure!r}"
                 for msg in player.records:
-                    result.dead_letters.append((msg.key, dead_letter(msg, "OTHER", reason, now_ms)))
+                    letter = dead_letter(msg, "OTHER", reason, now_ms)
+                    result.player_letters.append((player_id, letter))
             if player.erased:
                 writes[player.key] = None
             elif player.failure is None and player.state is not None:

@@ -159,20 +159,30 @@ def _record_type_header(headers: Any) -> bytes | None:
     return None
 
 
+class Invalid(NamedTuple):
+    """A decoded event of a known player that failed validation, and why."""
+
+    event: dict
+    reason: str
+
+
 class Step(NamedTuple):
-    """One accepted record of a partition, in record order: a player's event, profile (None:
-    deleted) or erasure. Deciding walks these, so a batch decides what its records would
-    one at a time."""
+    """One record of a partition, in record order: a player's event, invalid event, profile
+    (None: deleted) or erasure. Deciding walks these, so a batch decides what its records
+    would one at a time."""
 
     kind: StepKind
     player_id: str
-    #: the event, the profile (None: deleted) or the erasure request (``{"by": subject}``)
-    value: dict | None
+    #: the event, the ``Invalid`` event, the profile (None: deleted) or the erasure request
+    #: (``{"by": subject}``)
+    value: Any
     msg: Message
 
 
 class StepKind(Enum):
     EVENT = "event"
+    #: refused on the player's partition: journaled and dead-lettered under their secret
+    INVALID = "invalid"
     PROFILE = "profile"
     FORGET = "forget"
 
@@ -191,7 +201,8 @@ class SortedBatch:
     forwards: list[tuple[bytes, bytes | None, int, bytes]] = field(default_factory=list)
     #: (original key, DeadLetter record)
     dead_letters: list[tuple[bytes | None, dict]] = field(default_factory=list)
-    #: EVENT_REJECTED journal entries for events that decoded but failed validation
+    #: EVENT_REJECTED journal entries for events that decoded but failed validation (those
+    #: of a known player are added as their partition is decided: ``StepKind.INVALID``)
     rejected: list[dict] = field(default_factory=list)
     #: the record each accepted event came in, by event id (to dead-letter it later)
     origins: dict[str, Message] = field(default_factory=dict)
@@ -254,17 +265,23 @@ class Ingest:
         if reason == PERSONAL_ID:
             self._personal(out, msg, event, now_ms)
             return
-        if reason is not None:
+        player_id = event.get("player_id")
+        if reason is not None and not player_id:
             self._dead(out, msg, "INVALID", reason, now_ms)
             out.rejected.append(outputs.event_rejected(event, reason, now_ms))
             return
-        if event["event_type"] not in PLAYER_EVENT_TYPES:
+        if reason is None and event["event_type"] not in PLAYER_EVENT_TYPES:
             out.table_level += 1
             return
-        player_id = event["player_id"]
         partition = partition_for(player_id, self.partitions)
         if partition != msg.partition:
             out.forwards.append((player_id.encode(), msg.value, partition, EVENT_TYPE))
+            return
+        if reason is not None:  # refused on the player's partition, where their secret is
+            invalid = Invalid(event, reason)
+            out.steps.setdefault(partition, []).append(
+                Step(StepKind.INVALID, player_id, invalid, msg)
+            )
             return
         out.events.setdefault(partition, {}).setdefault(player_id, []).append(event)
         out.origins.setdefault(event["event_id"], msg)

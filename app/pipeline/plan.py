@@ -1,5 +1,6 @@
 """The records a decided batch publishes: which topic (by its role in ``TopicNames``), key,
-partition and headers, the values encoded with the contract's codecs."""
+partition and headers, the values encoded with the contract's codecs, and the records kept
+for ever sealed under the players' secrets (``app.security.player_keys``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import NamedTuple
 from app.contract.codec import AvroCodec
 from app.leaderboards.board import encode_score
 from app.pipeline.batch import BatchResult
-from app.pipeline.ingest import RECORD_TYPE_HEADER
+from app.pipeline.ingest import RECORD_TYPE_HEADER, partition_for
+from app.security.player_keys import Sealer, named_players
 
 
 class Output(NamedTuple):
@@ -33,8 +35,19 @@ class OutputCodecs:
         self.dead_letter = AvroCodec("DeadLetter", registry_url=registry_url)
 
 
-def output_plan(result: BatchResult, codecs: OutputCodecs) -> list[Output]:
-    """Every record the batch publishes, in the order the worker sends them."""
+def needs_secrets(result: BatchResult) -> set[str]:
+    """The players the batch's kept records name: each needs a secret before they go out."""
+    return named_players(result.journal, result.decisions.cooldowns, result.player_letters)
+
+
+def output_plan(
+    result: BatchResult, codecs: OutputCodecs, sealer: Sealer, partitions: int
+) -> list[Output]:
+    """Every record the batch publishes, in the order the worker sends them; the journal,
+    dead letters and cool-down ids sealed under the players' secrets (``sealer``, which
+    holds one for every player of ``needs_secrets``). A record keyed by a pseudonym goes to
+    the player's partition (of ``partitions``), as it did when keyed by the id: a player's
+    journal, rewards and cool-downs share a partition number."""
     out = result.decisions
     plan = [
         Output("rekeyed", key, value, partition, ((RECORD_TYPE_HEADER, record_type),))
@@ -43,18 +56,24 @@ def output_plan(result: BatchResult, codecs: OutputCodecs) -> list[Output]:
     plan += (
         Output("dead_letters", k, codecs.dead_letter.encode(d)) for k, d in result.dead_letters
     )
+    for player_id, letter in result.player_letters:
+        key, sealed = sealer.letter(player_id, letter)
+        where = partition_for(player_id, partitions)
+        plan.append(Output("dead_letters", key, codecs.dead_letter.encode(sealed), where))
     plan += (
         Output("rewards", r["player_id"].encode(), codecs.reward.encode(r)) for r in out.rewards
     )
     plan += (
-        Output("cooldowns", c["player_id"].encode(), codecs.cooldown.encode(c))
+        Output("cooldowns", c["player_id"].encode(), codecs.cooldown.encode(sealer.cooldown(c)))
         for c in out.cooldowns
     )
     plan += (Output("leaderboard_scores", *encode_score(*score)) for score in out.scores)
     # after the scores: each board's keeper drops the player after their last score
     plan += (Output("leaderboard_scores", *erasure) for erasure in result.leaderboard_erasures)
-    plan += (
-        Output("journal", (entry["player_id"] or "").encode() or None, codecs.journal.encode(entry))
-        for entry in result.journal
-    )
+    for entry in result.journal:
+        sealed = sealer.entry(entry)
+        player_id = entry["player_id"]
+        where = partition_for(player_id, partitions) if player_id else None
+        key = (sealed["player_id"] or "").encode() or None
+        plan.append(Output("journal", key, codecs.journal.encode(sealed), where))
     return plan

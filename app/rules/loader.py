@@ -81,7 +81,12 @@ def _map_lines(node: yaml.Node, path: Path, lines: LineMap, dupes: list[tuple[Pa
 
 def parse_ruleset_text(text: str, source: str) -> tuple[Any, LineMap, list[RuleProblem]]:
     """(document, line of each path, YAML problems) of a file's text."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # refuses a control character in the text at once
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        why = str(exc).splitlines()[0]
+        return None, {}, [RuleProblem(source, line, None, "", f"not valid YAML: {why}")]
     try:
         node = loader.get_single_node()
         doc = loader.construct_document(node) if node is not None else None

@@ -154,6 +154,8 @@ class RulesetDiff:
     levels_version: int = 1
     #: the version of the responsible-gaming thresholds (journaled on cool-downs)
     protection_version: int = 1
+    #: the version of the house currency and rates (journaled on cool-downs they convert)
+    currencies_version: int = 1
     hashes: dict[str, str] = field(default_factory=dict, repr=False)
     retired: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -202,15 +204,28 @@ def _levels(doc: Doc | None) -> list:
     return sorted(_canonical((doc or {}).get("levels") or []), key=lambda lv: lv.get("level", 0))
 
 
-def _protection(doc: Doc | None) -> Any:
-    """The thresholds a document sets, without the version push writes on them."""
-    return _canonical(_without((doc or {}).get("protection") or {}, ("version",)))
+#: Sections with a version of their own, which push writes and bumps when they change.
+VERSIONED_SECTIONS = ("protection", "currencies")
+
+
+def _section(doc: Doc | None, name: str) -> Any:
+    """What a document sets in a versioned section, without the version push writes on it."""
+    return _canonical(_without((doc or {}).get(name) or {}, ("version",)))
+
+
+def _section_version(candidate_doc: Doc, live_doc: Doc | None, name: str) -> int:
+    """The version a section gets: the live one, plus one if what it sets changed."""
+    if live_doc is None:
+        return 1
+    live = int((live_doc.get(name) or {}).get("version", 1))
+    return live + (_section(candidate_doc, name) != _section(live_doc, name))
 
 
 def _comparable(doc: Doc, ignored: tuple[str, ...]) -> dict[str, Any]:
     view = _without(doc, ignored)
-    if "protection" in view:
-        view["protection"] = _without(view["protection"], ("version",))
+    for name in VERSIONED_SECTIONS:
+        if name in view:
+            view[name] = _without(view[name], ("version",))
     return view
 
 
@@ -242,8 +257,6 @@ def diff_documents(candidate_doc: Doc, live_doc: Doc | None) -> RulesetDiff:
             retired[rule_id] = version
     levels_moved = _levels(candidate_doc) != _levels(live_doc)
     live_levels_version = int(live.get("levels_version", 1))
-    protection_moved = _protection(candidate_doc) != _protection(live_doc)
-    live_protection_version = int((live.get("protection") or {}).get("version", 1))
     ignored = ("rules", "ruleset", *PUBLISHED_FIELDS)
     return RulesetDiff(
         ruleset_id=str(candidate_doc.get("ruleset")),
@@ -253,7 +266,8 @@ def diff_documents(candidate_doc: Doc, live_doc: Doc | None) -> RulesetDiff:
         if live_doc is not None
         else (),
         levels_version=live_levels_version + levels_moved if live_doc else 1,
-        protection_version=live_protection_version + protection_moved if live_doc else 1,
+        protection_version=_section_version(candidate_doc, live_doc, "protection"),
+        currencies_version=_section_version(candidate_doc, live_doc, "currencies"),
         hashes=hashes,
         retired={k: v for k, v in retired.items() if k not in hashes},
     )
@@ -297,6 +311,11 @@ def assign_versions(
         },
         "rules": rules,
     }
+    if candidate_doc.get("currencies"):
+        published["currencies"] = {
+            **_without(candidate_doc["currencies"], ("version",)),
+            "version": diff.currencies_version,
+        }
     if diff.retired:
         published["retired"] = dict(sorted(diff.retired.items()))
     return published

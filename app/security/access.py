@@ -142,6 +142,40 @@ def strip_fields(data: Any, hidden: tuple[str, ...] | frozenset[str]) -> Any:
     return data
 
 
+#: Journal entries that reveal a protected field: (entry key, value) -> the field. A caller
+#: who may not see the field gets the entry with ``reason`` "responsible_gaming" and without
+#: the figures that explain it (``redact_entries``).
+REVEALS: Mapping[tuple[str, str], str] = {
+    ("reason", "harm_flag"): "harm_flags",
+    ("reason", "self_excluded"): "self_excluded",
+    ("reason", "cooldown_active"): "cooldown",
+    ("reason", "risk_medium"): "harm_flags",
+    ("reason", "risk_high"): "harm_flags",
+    ("decision", "COOLDOWN_STARTED"): "cooldown",
+    ("decision", "COOLDOWN_ENDED"): "cooldown",
+    ("decision", "RISK_LEVEL_CHANGED"): "harm_flags",
+}
+REDACTED_REASON = "responsible_gaming"
+
+
+def redact_entries(entries: list[dict], hidden: tuple[str, ...] | frozenset[str]) -> list[dict]:
+    """Journal entries (a timeline page, an export) as a caller who may not see ``hidden``
+    fields may read them: a hold for a harm flag says only that a protection applied, a
+    cool-down keeps its dates but not what tripped it (field stripping alone would leave the
+    reason code and the ``explain`` sentence naming the flag)."""
+    if not hidden:
+        return entries
+    out = []
+    for entry in entries:
+        reveals = any(
+            REVEALS.get((key, str(entry.get(key)))) in hidden for key in ("decision", "reason")
+        )
+        if reveals:
+            entry = {**entry, "reason": REDACTED_REASON, "details": {}}
+        out.append(entry)
+    return out
+
+
 def _unknown(name: str, path: Path) -> tuple[Path, str]:
     return path, f"{name!r} is not a permission Pitboss knows{hint(name, CATALOGUE)}"
 

@@ -15,6 +15,8 @@ from aiokafka import AIOKafkaProducer
 
 from app.contract.codec import AvroCodec
 from app.security import kafka_clients
+from app.security.erasure_key import erasure_key
+from app.security.player_names import access_name
 from app.security.settings import KafkaSecurity
 from app.settings import Settings
 
@@ -35,8 +37,12 @@ class AccessLogProducer:
         self.lock = asyncio.Lock()
 
     async def __call__(self, entry: dict[str, Any]) -> None:
-        """Send ``entry`` and wait until the broker has it; raises if it cannot."""
+        """Send ``entry`` and wait until the broker has it; raises if it cannot. The player
+        is named by a pseudonym (``app.security.player_names``), never by the id."""
         producer = await self.started()
+        if entry["player_id"]:
+            named = access_name(entry["player_id"], erasure_key(self.settings))
+            entry = {**entry, "player_id": named}
         key = entry["player_id"] or entry["subject"]
         sent = await asyncio.wait_for(
             producer.send(self.topic, self.codec.encode(entry), key=key.encode() if key else None),

@@ -121,6 +121,7 @@ def auth_middleware(
     on_access: OnAccess,
     routes: Mapping[str, str] | None = None,
     open_routes: frozenset[str] = HEALTH_ROUTES,
+    cookie: tuple[str, str] | None = None,
 ) -> Any:
     """The middleware for an aiohttp application.
 
@@ -128,6 +129,10 @@ def auth_middleware(
     pattern (``POST /pitboss/rules/``), to its permission, for views that cannot carry
     ``@requires`` (Faust's); the method-specific entry wins, then the pattern, then the handler's
     own declaration.
+
+    ``cookie`` (a route prefix and a cookie name): on routes under the prefix only, a request
+    without an ``Authorization`` header may carry its bearer token in that cookie (the
+    console's session, ``app.console.session``); it is judged and logged like the header.
     """
     declared = dict(routes or {})
 
@@ -178,6 +183,9 @@ def auth_middleware(
         request: web.Request, handler: Any, pattern: str | None, record: Record
     ) -> web.StreamResponse:
         header = request.headers.get("Authorization")
+        if header is None and cookie and (pattern or "").startswith(cookie[0]):
+            session = request.cookies.get(cookie[1])
+            header = f"Bearer {session}" if session else None
         try:
             if authenticator.fetches:
                 principal = await asyncio.to_thread(authenticator.authenticate, header)

@@ -27,6 +27,12 @@ except ImportError:  # pragma: no cover - rocksdict is a pinned dependency
 class BatchTable(faust.Table):
     """Bytes keys to bytes values, with ``get_many``/``put_many`` per partition."""
 
+    #: the changelog topic's name when it is not Faust's ``<app id>-<table>-changelog``
+    changelog_name: str | None = None
+
+    def _changelog_topic_name(self) -> str:
+        return self.changelog_name or super()._changelog_topic_name()
+
     def get_many(self, partition: int, keys: Iterable[bytes]) -> dict[bytes, bytes]:
         keys = list(keys)
         store = self.data
@@ -98,8 +104,16 @@ STORE_OPTIONS = {
 }
 
 
-def batch_table(app: faust.App, name: str, partitions: int, help: str, **kwargs: Any) -> BatchTable:
-    """Create and register a :class:`BatchTable` the way ``app.Table`` would."""
+def batch_table(
+    app: faust.App,
+    name: str,
+    partitions: int,
+    help: str,
+    changelog: str | None = None,
+    **kwargs: Any,
+) -> BatchTable:
+    """Create and register a :class:`BatchTable` the way ``app.Table`` would; ``changelog``
+    names its changelog topic (a topic of the contract) instead of Faust's default name."""
     kwargs.setdefault("options", dict(STORE_OPTIONS))  # a copy: the store pops from it
     table = BatchTable(
         app,
@@ -113,4 +127,5 @@ def batch_table(app: faust.App, name: str, partitions: int, help: str, **kwargs:
         help=help,
         **kwargs,
     )
+    table.changelog_name = changelog
     return app.tables.add(table)

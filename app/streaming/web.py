@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 from aiohttp import web as aiohttp_web
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
+from app.console.errors import console_refusals
+from app.console.session import COOKIE, PREFIX
 from app.security.access import load_access_file
 from app.security.access_log_producer import AccessLogProducer
 from app.security.authenticate import authenticator_from_settings
@@ -69,11 +71,16 @@ def guard(web: AiohttpWeb, settings: Settings, security: SecuritySettings) -> No
         authenticator = authenticator_from_settings(security.auth)
         policy = load_access_file(security.auth.access_file)
         routes = declared_permissions(web)
-        built.append(auth_middleware(authenticator, policy, access_log, routes=routes))
+        built.append(
+            auth_middleware(
+                authenticator, policy, access_log, routes=routes, cookie=(PREFIX, COOKIE)
+            )
+        )
 
     async def stop_access_log(_: aiohttp_web.Application) -> None:
         await access_log.stop()
 
-    web.web_app.middlewares.append(door)
+    # outside the door: a console page it refuses is answered with the login or forbidden page
+    web.web_app.middlewares.extend([console_refusals, door])
     web.web_app.on_startup.append(build)
     web.web_app.on_cleanup.append(stop_access_log)

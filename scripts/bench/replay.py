@@ -68,7 +68,8 @@ def main() -> None:
     )
 
     started = time.process_time()
-    journal = worker_journal(ingest, records, lambda _t: book.engine(1), batch=500)
+    secrets: dict[str, bytes] = {}
+    journal = worker_journal(ingest, records, lambda _t: book.engine(1), 500, secrets)
     worker_s = time.process_time() - started
     entries = sum(len(c) for c in journal.values())
 
@@ -81,6 +82,7 @@ def main() -> None:
             ReplayRange(),
             records,
             journal,
+            secrets,
             what_if,
         )
         results[name] = (time.process_time() - started, report)

@@ -27,7 +27,8 @@ from app.devtools.localbroker import free_port
 from app.devtools.supervise import Child, spawn
 from app.operations.privacy import request_erasure
 from app.security.erasure_key import erasure_key
-from tests.support.factories import natural, settled, table_event
+from app.security.player_keys import player_pseudonym
+from tests.support.factories import losing_burst, natural, table_event
 from tests.unit.archive.test_archive import URL, pg  # noqa: F401  (the fixture: PostgreSQL or a clear failure)
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -122,7 +123,7 @@ def test_the_archive_waits_for_postgresql_catches_up_once_and_serves_the_timelin
         now = int(time.time() * 1000) - 60_000
         loser, winner = "p-arch-loser", "p-arch-winner"
         # eight losses: a suppressed loss-streak cashback and a rapid-loss cool-down
-        events = [settled("LOSS", player_id=loser, occurred_at=now + i * 1000) for i in range(8)]
+        events = losing_burst(loser, now)
         events += [
             natural(player_id=winner, occurred_at=now),
             table_event(player_id=winner, occurred_at=now + 1000),
@@ -133,9 +134,10 @@ def test_the_archive_waits_for_postgresql_catches_up_once_and_serves_the_timelin
             what="the worker to decide every event",
         )
         on_topics = topic_records(dep)
-        # the archive also copies the access log, which the views above have written to
-        access_log = dep.settings.topics.access_log
-        accesses = sum(asyncio.run(offsets(dep, "end", [access_log])).values())
+        # the archive also copies the access log, which the views above have written to, and
+        # the players' pseudonyms (player-keys)
+        access_log, player_keys = dep.settings.topics.access_log, dep.settings.topics.player_keys
+        accesses = sum(asyncio.run(offsets(dep, "end", [access_log, player_keys])).values())
         total = sum(len(records) for records in on_topics.values()) + accesses
         assert on_topics["cooldowns"] and on_topics["rewards"]
 
@@ -161,7 +163,7 @@ def test_the_archive_waits_for_postgresql_catches_up_once_and_serves_the_timelin
             ids = [row[0] for row in rows[kind]]
             assert sorted(ids) == sorted({r[key] for r in on_topics[kind]}), kind
         topics = [dep.settings.topics.journal, dep.settings.topics.rewards]
-        topics += [dep.settings.topics.cooldowns, access_log]
+        topics += [dep.settings.topics.cooldowns, access_log, player_keys]
         ends = {tp: n for tp, n in asyncio.run(offsets(dep, "end", topics)).items() if n}
         assert asyncio.run(offsets(dep, "committed", [])) == ends
 
@@ -175,8 +177,11 @@ def test_the_archive_waits_for_postgresql_catches_up_once_and_serves_the_timelin
         assert (records, new, duplicates) == (total, 0, total)
         assert archived(schema) == rows
 
-        # 4. the timeline and the export, from the worker's web views
-        mine = sorted((r for r in on_topics["journal"] if r["player_id"] == loser),
+        # 4. the timeline and the export, from the worker's web views (the journal names the
+        # player by the pseudonym of their secret; the archive files it under the id)
+        secret = {r.key: r.value for r in dep.read_all(player_keys)}[loser.encode()]
+        named = player_pseudonym(loser, secret)
+        mine = sorted((r for r in on_topics["journal"] if r["player_id"] == named),
                       key=lambda r: (r["event_time"], r["entry_id"]))  # fmt: skip
         timeline = dep.view(f"/pitboss/timeline/{loser}/?limit=500")
         assert [i["entry_id"] for i in timeline["items"]] == [r["entry_id"] for r in mine][::-1]

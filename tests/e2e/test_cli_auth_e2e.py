@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from app.core.ids import pseudonym
 from app.rules import DEFAULT_RULESET_PATH
 from app.rules.publish import fetch_live
+from app.security.erasure_key import erasure_key
 
 pytestmark = pytest.mark.broker
 
@@ -73,4 +75,6 @@ def test_changing_commands_authenticate_and_are_access_logged(dep):
         ("ada", "CLI", "player.forget", True),
     }
     [erasure] = [e for e in entries if e["permission"] == "player.forget" and e["allowed"]]
-    assert erasure["player_id"] == "p-cli-1" and erasure["action"] == "pitboss forget p-cli-1"
+    # named by the erasure marker (a command holds no player's secret), never by the id
+    marker = pseudonym("p-cli-1", erasure_key(dep.settings))
+    assert erasure["player_id"] == marker and erasure["action"] == "pitboss forget"

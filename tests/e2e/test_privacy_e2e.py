@@ -1,5 +1,8 @@
-"""Erasure on a running worker and archive: ``pitboss forget`` surveys, asks, and leaves the id
-only where the kept-for-ever topics still hold it (until crypto-shredding, docs/security.md)."""
+"""Erasure on a running worker and archive: ``pitboss forget`` surveys, asks, and leaves
+nothing that links to the id: no topic (keys and values, raw and decoded) and no archive
+table holds the id, or any value computable from it with the keys that remain (the
+deployment's erasure key and the other players' secrets), but the erasure marker, a keyed
+hash kept by design so later events for the id are refused (docs/security.md)."""
 
 from __future__ import annotations
 
@@ -24,15 +27,15 @@ from app.operations.reading import read_to_end
 from app.operations.topics import topic_specs
 from app.security import kafka_clients
 from app.security.erasure_key import erasure_key
+from app.security.player_keys import player_pseudonym, unseal
 from tests.e2e.test_archive_e2e import start_archive
 from tests.support.factories import natural, profile, settled, table_event
+from tests.support.reference import replay
 from tests.unit.archive.test_archive import URL, pg  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 PITBOSS = str(Path(sys.executable).with_name("pitboss"))
-#: where the id stays after forget, until crypto-shredding makes these records unlinkable
-STILL_LINKED = ("journal", "dead_letters", "access_log")
 
 
 def pitboss(dep: Deployment, *args: str) -> subprocess.CompletedProcess:
@@ -56,30 +59,46 @@ def kept_topics(dep: Deployment) -> dict[str, tuple[int, bool]]:
     return kept
 
 
-def topics_naming(dep: Deployment, player: str) -> set[str]:
-    """The kept topics whose records still name ``player``: any record of a topic kept for
-    ever; for a compacted one, only what compaction leaves (each key's latest value, none
-    for a tombstone)."""
-    needle = player.encode()
-    roles = {getattr(dep.settings.topics, role): role for role in STILL_LINKED}
+def latest(dep: Deployment, topic: str) -> dict[bytes | None, bytes | None]:
+    """A compacted topic as compaction leaves it: each key's latest value (None: tombstone)."""
+    return {r.key: r.value for r in dep.read_all(topic)}
 
-    async def scan() -> set[str]:
+
+def topics_naming(dep: Deployment, needles: set[bytes]) -> dict[str, set[bytes]]:
+    """The kept topics whose records hold any of ``needles``, with the needles found: any
+    record of a topic kept for ever; of a compacted one, only what compaction leaves (each
+    key's latest value, none for a tombstone). Keys and values, raw, and the Avro records
+    decoded (a dead letter's original bytes inside, unless sealed)."""
+    codecs = {
+        dep.settings.topics.journal: AvroCodec("JournalEntry"),
+        dep.settings.topics.dead_letters: AvroCodec("DeadLetter"),
+        dep.settings.topics.access_log: AvroCodec("AccessLogEntry"),
+    }
+
+    async def scan() -> dict[str, set[bytes]]:
         consumer = kafka_clients.consumer(dep.settings, enable_auto_commit=False)
         await consumer.start()
-        found = set()
+        found: dict[str, set[bytes]] = {}
         try:
             for topic, (partitions, compacted) in kept_topics(dep).items():
                 tps = [TopicPartition(topic, p) for p in range(partitions)]
                 if topic not in await consumer.topics():
                     continue
-                latest: dict[bytes | None, bytes | None] = {}
+                kept: dict[bytes | None, bytes | None] = {}
+                records: list[tuple[bytes | None, bytes | None]] = []
                 async for record in read_to_end(consumer, tps, timeout_s=60):
                     if compacted:
-                        latest[record.key] = record.value
-                    elif needle in (record.key or b"") + (record.value or b""):
-                        found.add(roles.get(topic, topic))
-                if any(v is not None and needle in (k or b"") + v for k, v in latest.items()):
-                    found.add(roles.get(topic, topic))
+                        kept[record.key] = record.value
+                    else:
+                        records.append((record.key, record.value))
+                records += [(k, v) for k, v in kept.items() if v is not None]
+                for key, value in records:
+                    text = (key or b"") + (value or b"")
+                    if topic in codecs and value is not None:
+                        text += str(codecs[topic].decode(value)).encode()
+                    hits = {n for n in needles if n in text}
+                    if hits:
+                        found.setdefault(topic, set()).update(hits)
         finally:
             await consumer.stop()
         return found
@@ -87,8 +106,8 @@ def topics_naming(dep: Deployment, player: str) -> set[str]:
     return asyncio.run(scan())
 
 
-def archive_tables_naming(schema: str, player: str) -> dict[str, int]:
-    """Rows per archive table whose text names ``player``, over every table of the schema."""
+def archive_tables_naming(schema: str, needles: set[str]) -> dict[str, int]:
+    """Rows per archive table whose text holds any of ``needles``, over every table."""
     with psycopg.connect(URL) as conn:
         tables = [
             name
@@ -97,17 +116,34 @@ def archive_tables_naming(schema: str, player: str) -> dict[str, int]:
                 [schema],
             )
         ]
-        assert {"journal", "rewards", "cooldowns", "access_log", "erasures"} <= set(tables)
+        assert {"journal", "rewards", "cooldowns", "access_log", "erasures", "player_keys"} <= set(
+            tables
+        )
         counts = {}
         for table in tables:
-            query = sql.SQL("SELECT count(*) FROM {}.{} t WHERE t::text LIKE %s").format(
+            query = sql.SQL("SELECT count(*) FROM {}.{} t WHERE t::text LIKE ANY(%s)").format(
                 sql.Identifier(schema), sql.Identifier(table)
             )
-            (counts[table],) = conn.execute(query, [f"%{player}%"]).fetchone()
+            (counts[table],) = conn.execute(query, [[f"%{n}%" for n in needles]]).fetchone()
         return {table: n for table, n in counts.items() if n}
 
 
-def test_forget_surveys_asks_and_leaves_the_id_only_on_the_kept_for_ever_topics(tmp_path, pg):  # noqa: F811
+def derived_ids(dep: Deployment, player: str) -> set[str]:
+    """The ids the decision core derives from the player id for their entries and
+    cool-downs (``entry_id``, ``cooldown_id``): what a guessed id would be checked against
+    if the journal kept them unsealed (the worker's own procedure, run over the input)."""
+    topics = dep.settings.topics
+    ref = replay(
+        dep.settings, dep.read_all(topics.table_events), dep.read_all(topics.player_profiles)
+    )
+    mine = [e for e in ref.journal.values() if e["player_id"] == player]
+    assert mine, "the player has decisions"
+    return {e["entry_id"] for e in mine} | {
+        e["details"]["cooldown_id"] for e in mine if "cooldown_id" in e["details"]
+    }
+
+
+def test_forget_surveys_asks_and_leaves_nothing_linkable_to_the_id(tmp_path, pg):  # noqa: F811
     schema = f"test_privacy_e2e_{uuid.uuid4().hex[:8]}"
     dep = Deployment.create(tmp_path, PITBOSS_ARCHIVE_SCHEMA=schema)
     archive: Child | None = None
@@ -139,10 +175,24 @@ def test_forget_surveys_asks_and_leaves_the_id_only_on_the_kept_for_ever_topics(
             what="the player on a leaderboard",
         )
 
+        # before: the journal and dead letters name the player by their secret's pseudonym,
+        # and support can open the dead letter with the secret
+        dep.wait_quiet()
+        secret = latest(dep, dep.settings.topics.player_keys)[player.encode()]
+        named = player_pseudonym(player, secret)
+        letters = dep.consume(dep.settings.topics.dead_letters, "DeadLetter", bool)
+        [letter] = [d for d in letters if d["key"] and d["value"]]
+        opened = AvroCodec("TableEvent").decode(unseal(letter["value"], secret))
+        assert (opened["event_id"], opened["player_id"]) == (bad["event_id"], player)
+        journal = dep.consume(dep.settings.topics.journal, "JournalEntry", bool)
+        assert {e["player_id"] for e in journal} >= {named} and player not in str(journal)
+        ids = derived_ids(dep, player)
+
         # the survey: what there is to erase, and an unknown id refused
         dry = pitboss(dep, "forget", player, "--dry-run")
         assert dry.returncode == 0, dry.stderr
         assert "state: yes" in dry.stdout and "profile: yes" in dry.stdout, dry.stdout
+        assert "secret (the journal and dead letters name the player by it): yes" in dry.stdout
         assert board[0] in dry.stdout
         unknown = pitboss(dep, "forget", "p-nobody-at-all", "--yes")
         assert unknown.returncode == 1 and "unknown to Pitboss" in unknown.stderr, (
@@ -158,8 +208,10 @@ def test_forget_surveys_asks_and_leaves_the_id_only_on_the_kept_for_ever_topics(
             "JournalEntry",
             lambda es: any(e["decision"] == "PLAYER_ERASED" for e in es),
         )
+        hashed = pseudonym(player, erasure_key(dep.settings))
         [marker] = [e for e in journal if e["decision"] == "PLAYER_ERASED"]
-        assert marker["player_id"] == player and marker["details"] == {"requested_by": "dpo"}
+        assert marker["player_id"] == named
+        assert marker["details"] == {"requested_by": "dpo", "player": hashed}
         view = dep.player_when(player, lambda v: not v["known"] and v["profile"] is None)
         assert view["state"]["xp"] == 0
         wait_for(
@@ -181,7 +233,6 @@ def test_forget_surveys_asks_and_leaves_the_id_only_on_the_kept_for_ever_topics(
             what="the new event to be refused",
         )
         dep.wait_quiet()
-        hashed = pseudonym(player, erasure_key(dep.settings))
         journal = dep.consume(
             dep.settings.topics.journal,
             "JournalEntry",
@@ -201,9 +252,23 @@ def test_forget_surveys_asks_and_leaves_the_id_only_on_the_kept_for_ever_topics(
             return (hashed,) in rows
 
         wait_for(archive_erased, timeout=60, what="the archive to erase the player")
+        dep.wait_quiet()
+        # the secret is gone; what could link to the id: the id itself, the ids the core
+        # derives from it, and its pseudonym under every secret that remains (the erasure
+        # marker, the deployment key's hash, is the one value kept by design)
+        secrets = latest(dep, dep.settings.topics.player_keys)
+        assert secrets[player.encode()] is None  # a tombstone: compaction drops the secret
+        remaining = [s for s in secrets.values() if s is not None]
+        assert secret not in remaining and remaining  # the other player keeps theirs
+        needles = {player, *ids, *(player_pseudonym(player, s) for s in remaining)}
+        assert topics_naming(dep, {n.encode() for n in needles}) == {}
         # from the marker on, the follower deletes and drops every record of theirs
-        assert archive_tables_naming(schema, player) == {}
-        assert set(STILL_LINKED) == topics_naming(dep, player)
+        assert archive_tables_naming(schema, needles) == {}
+        # the records stay, sealed under a secret nobody has any more
+        assert (
+            named.encode()
+            in str(dep.consume(dep.settings.topics.journal, "JournalEntry", bool)).encode()
+        )
     finally:
         if archive is not None:
             archive.stop()

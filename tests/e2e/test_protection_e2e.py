@@ -17,22 +17,25 @@ def test_a_rapid_loss_burst_gives_a_cooldown_and_suppressed_rewards_within_a_sec
     dep.start_worker()
     player = "p-burst"
     t0 = int(time.time() * 1000) - 40 * MIN  # event time 40 minutes ago, sent now
-    losing = {"bet_type": "main", "stake_minor": 1000, "currency": "EUR"}
+    losing = {"bet_type": "main", "stake_minor": 6250, "currency": "EUR"}  # 8 of them: 500.00
     burst = [
         settled("LOSS", player_id=player, bet=losing, occurred_at=t0 + i * 30_000) for i in range(8)
     ]
-    after = table_event(player_id=player, occurred_at=t0 + 8 * 30_000, bet=losing)  # 10 points
+    small = {"bet_type": "main", "stake_minor": 1000, "currency": "EUR"}
+    after = table_event(player_id=player, occurred_at=t0 + 8 * 30_000, bet=small)  # 10 points
     sent_at = int(time.time() * 1000)
     dep.produce_events([*burst, after])
 
     [cooldown] = dep.consume(dep.settings.topics.cooldowns, "CoolDown", lambda cs: len(cs) >= 1)
-    assert (cooldown["player_id"], cooldown["reason"]) == (player, "RAPID_LOSS_COUNT")
+    assert (cooldown["player_id"], cooldown["reason"]) == (player, "RAPID_LOSS_AMOUNT")
     assert cooldown["trigger_event_ids"] == [burst[-1]["event_id"]]
     assert cooldown["ends_at"] == burst[-1]["occurred_at"] + 30 * MIN
     assert cooldown["issued_at"] - sent_at < 1000, "decided more than a second after it was sent"
 
+    named = dep.named(player)  # the journal names the player by their secret's pseudonym
+
     def mine(entries):
-        return [e for e in entries if e["player_id"] == player]
+        return [e for e in entries if e["player_id"] == named]
 
     journal = dep.consume(
         dep.settings.topics.journal,
@@ -41,6 +44,8 @@ def test_a_rapid_loss_burst_gives_a_cooldown_and_suppressed_rewards_within_a_sec
     )
     decisions = [e["decision"] for e in mine(journal)]
     assert "COOLDOWN_STARTED" in decisions
+    [risen] = [e for e in mine(journal) if e["decision"] == "RISK_LEVEL_CHANGED"]
+    assert (risen["reason"], risen["details"]["markers"]) == ("none -> high", "rapid_loss_amount")
     held = {e["rule_id"]: e for e in mine(journal) if e["decision"] == "REWARD_SUPPRESSED"}
     # (the 5th loss's cashback was held too: a player with no profile has no consent)
     assert held["loss-streak-5"]["reason"] == "no_consent"

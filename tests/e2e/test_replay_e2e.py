@@ -83,9 +83,15 @@ def test_replay_matches_the_journal_and_catches_tampering_and_what_if(tmp_path: 
             if e["decision"] == "REWARD_ISSUED" and e["rule_id"] == "wager-points"
         )
         altered = {**original, "details": {**original["details"], "amount": "999999"}}
+        # on the player's partition, as the worker writes it (the key is their pseudonym)
+        [where] = {
+            r.partition
+            for r in dep.read_all(dep.settings.topics.journal)
+            if journal_codec.decode(r.value)["entry_id"] == original["entry_id"]
+        }
         dep.produce(
             dep.settings.topics.journal,
-            [(original["player_id"].encode(), journal_codec.encode(altered), None)],
+            [(original["player_id"].encode(), journal_codec.encode(altered), where)],
         )
         tampered = replay(dep).report
         assert tampered.mismatch_counts == {"differs": 1}

@@ -32,6 +32,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
         "PITBOSS_STATE_DIR": str(tmp_path / "state"),
         "PITBOSS_LOCAL_BROKER_PORT": str(free_port()),
         "PITBOSS_WEB_PORT": str(free_port()),
+        "PITBOSS_GATEWAY_PORT": str(free_port()),
         "PITBOSS_ARCHIVE_URL": "",
     }
     env.pop("PITBOSS_BROKER_URL", None)
@@ -70,6 +71,12 @@ def test_ctrl_c_leaves_a_broker_that_was_already_running(env: dict[str, str], tm
         text = interrupted_run(env, tmp_path / "run.log", after="Ctrl-C stops")
         assert "stopping" in text and "local broker" not in text
         assert broker.status().answering
+    # what a new user sees: the console (with a token to paste) and the player gateway
+    state = Path(env["PITBOSS_STATE_DIR"])
+    assert "the console: " in text and (state / "console-token").stat().st_mode & 0o077 == 0
+    assert "player gateway" in text and "gateway stopped" in text
+    assert "/widgets/demo.html?player=p-000001&token=ey" in text
+    assert "gateway listening" in (state / "logs" / "gateway.log").read_text()
 
 
 def test_ctrl_c_stops_the_broker_the_run_started(env: dict[str, str], tmp_path: Path):

@@ -11,6 +11,7 @@ import pytest
 from app.contract.codec import AvroCodec
 from app.devtools.deployment import Deployment
 from app.pipeline.ingest import partition_for
+from app.security.player_keys import player_pseudonym, unseal
 from tests.support.factories import natural, profile, settled, table_event
 from tests.support.reference import settle_and_compare
 
@@ -36,12 +37,14 @@ def rewards_for(dep: Deployment, n: int, player_ids: set[str], timeout: float = 
 
 
 def journal_for(dep: Deployment, n: int, player_ids: set[str]) -> list[dict]:
+    """The players' journal entries: named by their pseudonyms, never by the id."""
+    names = {dep.named(p) for p in player_ids}
     records = dep.consume(
         dep.settings.topics.journal,
         "JournalEntry",
-        lambda rs: sum(r["player_id"] in player_ids for r in rs) >= n,
+        lambda rs: sum(r["player_id"] in names for r in rs) >= n,
     )
-    return [r for r in records if r["player_id"] in player_ids]
+    return [r for r in records if r["player_id"] in names]
 
 
 def test_an_avro_event_in_gives_a_reward_and_a_journal_entry_out(deployment):
@@ -74,13 +77,21 @@ def test_garbage_goes_to_dead_letters_and_the_worker_keeps_going(deployment):
     letters = deployment.consume(
         deployment.settings.topics.dead_letters, "DeadLetter", lambda rs: len(rs) >= 2
     )
-    by_key = {letter["key"]: letter for letter in letters}
-    garbage = by_key[b"p-e2e-garbage"]
+    [garbage] = [letter for letter in letters if letter["key"] == b"p-e2e-garbage"]
     assert garbage["value"] == b"\x00\x01 not avro at all"
     assert garbage["topic"] == topic and garbage["offset"] >= 0
     assert garbage["error"] in {"UNDECODABLE", "UNKNOWN_SCHEMA"}
-    invalid = by_key[b"p-e2e-bad"]
-    assert invalid["error"] == "INVALID" and "needs a bet" in invalid["reason"]
+    # a known player's letter: keyed by their pseudonym, the record sealed under their secret
+    secret = deployment.secret("p-e2e-bad")
+    [invalid] = [letter for letter in letters if letter["error"] == "INVALID"]
+    raw = deployment.consume(deployment.settings.topics.dead_letters, None, lambda rs: len(rs) >= 2)
+    assert {r.key for r in raw} == {
+        b"p-e2e-garbage",
+        player_pseudonym("p-e2e-bad", secret).encode(),
+    }
+    assert "needs a bet" in invalid["reason"]
+    assert unseal(invalid["value"], secret) == AvroCodec("TableEvent").encode(bad_event)
+    assert unseal(invalid["key"], secret) == b"p-e2e-bad"
     [rejected] = journal_for(deployment, 1, {"p-e2e-bad"})
     assert rejected["decision"] == "EVENT_REJECTED"
     assert rejected["event_ids"] == [bad_event["event_id"]]

@@ -13,6 +13,7 @@ from app.contract.codec import AvroCodec
 from app.operations.admin import ensure_topics
 from app.operations.topics import TopicSpec
 from app.pipeline.ingest import partition_for
+from app.security.player_keys import unseal
 from tests.support.factories import natural
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -47,9 +48,11 @@ def test_an_old_or_corrupt_player_state_is_handled_and_nobody_else_waits(dep):
     )
     letters = dep.consume(dep.settings.topics.dead_letters, "DeadLetter", lambda ls: len(ls) >= 1)
     [letter] = letters
-    assert letter["key"] == b"p-corrupt" and letter["error"] == "OTHER"
-    assert "decision core failed" in letter["reason"]
-    assert AvroCodec("TableEvent").decode(letter["value"]) == events[1]  # the original bytes
+    assert letter["error"] == "OTHER" and "decision core failed" in letter["reason"]
+    # the original key and bytes, sealed under the player's secret (crypto-shredding)
+    secret = dep.secret("p-corrupt")
+    assert unseal(letter["key"], secret) == b"p-corrupt"
+    assert AvroCodec("TableEvent").decode(unseal(letter["value"], secret)) == events[1]
     view = dep.player_when("p-v1", lambda v: v["state"]["last_event_at"] == now)
     assert view["state"]["xp"] == 10  # the v1 state's "already fired today" was honoured
     assert not [r for r in rewards if r["player_id"] in ("p-v1", "p-corrupt")]

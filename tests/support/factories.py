@@ -46,6 +46,20 @@ def settled(outcome: str = "WIN", hand: str | None = None, **overrides: object) 
     return table_event(**fields)
 
 
+#: A losing main bet of 100.00 EUR: eight of them lose 800.00, past the shipped rapid-loss
+#: amount (500.00) even after a win or two in the same window.
+BURST_STAKE = {"bet_type": "main", "stake_minor": 10_000, "currency": "EUR"}
+
+
+def losing_burst(player_id: str, start_ms: int, step_ms: int = 1000, count: int = 8) -> list[dict]:
+    """``count`` lost rounds of one player, ``step_ms`` apart: eight trip the shipped ruleset's
+    rapid-loss cool-down (over 500.00 lost within its window), the fifth a loss-streak reward."""
+    return [
+        settled("LOSS", player_id=player_id, bet=BURST_STAKE, occurred_at=start_ms + i * step_ms)
+        for i in range(count)
+    ]
+
+
 def natural(**overrides: object) -> dict:
     return settled("WIN", "natural_blackjack", **overrides)
 

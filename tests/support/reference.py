@@ -32,6 +32,7 @@ from app.pipeline.store import DictStore
 from app.rules.live import LiveEngine
 from app.rules.policy import load_policies, runtime_view
 from app.security.erasure_key import erasure_key
+from app.security.player_keys import Sealer
 from app.settings import Settings
 
 #: what may differ between a decision and its re-delivered twin: when it was written
@@ -245,7 +246,16 @@ def assert_matches_reference(dep: Deployment, ref: Reference) -> Outcome:
     reference's. Call it once the workers have caught up (``wait_caught_up``)."""
     topics = dep.settings.topics
     journal = _decoded(dep, topics.journal, "JournalEntry")
-    _check_once_each(journal, "entry_id", "JournalEntry", ref.journal)
+    # the journal is sealed under the secrets the workers made (every player has one)
+    secrets: dict[str, bytes] = {}
+    for record in dep.read_all(topics.player_keys):
+        if record.value is None:
+            secrets.pop(record.key.decode(), None)
+        else:
+            secrets[record.key.decode()] = record.value
+    sealer = Sealer(secrets, erasure_key(dep.settings))
+    sealed = (sealer.entry(entry) for entry in ref.journal.values())
+    _check_once_each(journal, "entry_id", "JournalEntry", {e["entry_id"]: e for e in sealed})
     rewards = _decoded(dep, topics.rewards, "Reward")
     _check_once_each(rewards, "reward_id", "Reward", ref.rewards)
     assert ref.dead_letters == 0, "the scenarios send good input only"

@@ -17,7 +17,7 @@ import heapq
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from operator import itemgetter
 from typing import Any
@@ -63,6 +63,10 @@ REGIONS: tuple[tuple[str, str, tuple[str, ...], float], ...] = (
     ("EUR", "GR", ("Europe/Athens",), 0.03),
     ("USD", "US", ("America/New_York", "America/Detroit"), 0.10),
 )
+#: The language a player of each country reads messages in (BCP 47).
+LANGUAGES = {"GB": "en-GB", "IE": "en-IE", "MT": "en", "US": "en-US", "DE": "de", "AT": "de-AT",
+             "NL": "nl", "ES": "es", "IT": "it", "FI": "fi", "PT": "pt", "LV": "lv", "EE": "et",
+             "LT": "lt", "GR": "el"}  # fmt: skip
 DEVICES = (("mobile", 0.62), ("desktop", 0.30), ("tablet", 0.08))
 #: Chip values in minor units; stakes snap to them as real bets do.
 CHIPS = (100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 25000, 50000)
@@ -109,6 +113,32 @@ def make_players(count: int, seed: int) -> list[Player]:
             Player(f"p-{i:06d}", currency, country, zone, games.pick(rng, device), base, stakes)
         )
     return players
+
+
+# --- harmful personas ---------------------------------------------------------------------
+
+#: Harmful patterns a labelled minority plays (docs/responsible-gaming.md, "Calibration"):
+#: doubling the stake after every losing round, raising it every round, never leaving the
+#: table, and a marathon in the small hours of the player's own day.
+PERSONAS = ("chaser", "escalator", "marathon", "night_owl")
+
+
+def assign_personas(players: list[Player], share: float, seed: int) -> dict[str, str]:
+    """Player id -> persona for about ``share`` of the pool; stable for a seed."""
+    if share <= 0:
+        return {}
+    rng = random.Random(f"personas:{seed}")
+    chosen = [p.player_id for p in players if rng.random() < share]
+    return {pid: PERSONAS[i % len(PERSONAS)] for i, pid in enumerate(chosen)}
+
+
+def _at_night(player: Player, start_ms: int) -> Player:
+    """The player in a whole-hour zone where ``start_ms`` is 02:00-02:59 local time."""
+    utc_hour = start_ms // 3_600_000 % 24
+    offset = (2 - utc_hour + 12) % 24 - 12  # -12..+11 hours from UTC
+    # POSIX-style names: Etc/GMT+8 is eight hours *behind* UTC
+    zone = "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+    return replace(player, time_zone=zone)
 
 
 # --- profiles -----------------------------------------------------------------------------
@@ -192,6 +222,7 @@ def player_profiles(players: list[Player], seed: int, updated_at_ms: int) -> lis
                 "harm_flags": harm,
                 "last_deposit": deposit,
                 "updated_at": updated_at_ms,
+                "language": LANGUAGES.get(p.country),
             }
         )
     return profiles
@@ -338,19 +369,44 @@ class StudioConfig:
     birthday_rate: float = 0.03
     #: >1 shortens rounds (and gaps) by that factor: more events per second of event time
     time_scale: float = 1.0
+    #: share of players given a harmful persona (``PERSONAS``); their labels are in
+    #: ``StudioSimulator.personas``, never in the events
+    harmful_share: float = 0.0
 
 
 _by_time = itemgetter("occurred_at")
 
 
 class _Seat:
-    __slots__ = ("device", "label", "player", "seat_no")
+    __slots__ = ("device", "label", "persona", "player", "round_net", "rounds", "seat_no", "stake")
 
-    def __init__(self, player: Player, device: str, seat_no: int | None) -> None:
+    def __init__(
+        self, player: Player, device: str, seat_no: int | None, persona: str | None = None
+    ) -> None:
         self.player = player
         self.device = device
         self.seat_no = seat_no
         self.label = str(seat_no) if seat_no is not None else None
+        self.persona = persona
+        #: a harmful persona's stake for its next bets (its base stake to start with)
+        self.stake = player.base_stake
+        self.rounds = 0
+        self.round_net = 0
+
+    def pick(self, drawn: int) -> int:
+        """The stake of a bet: ``drawn`` (the chip a normal player picks at random), or what
+        a chasing or escalating persona stakes now."""
+        return self.stake if self.persona in ("chaser", "escalator") else drawn
+
+    def round_over(self) -> None:
+        """A chaser doubles after a losing round and starts again after a win; an escalator
+        raises by a quarter every round."""
+        self.rounds += 1
+        if self.persona == "chaser":
+            self.stake = _snap(self.stake * 2) if self.round_net < 0 else self.player.base_stake
+        elif self.persona == "escalator":
+            self.stake = _snap(self.player.base_stake * 1.25**self.rounds)
+        self.round_net = 0
 
 
 class _Table:
@@ -401,6 +457,10 @@ class StudioSimulator:
         self.seed = seed
         self.start_ms = start_ms
         self.players = players if players is not None else make_players(config.players, seed)
+        self.personas = assign_personas(self.players, config.harmful_share, seed)
+        if self.personas:
+            self.players = [_at_night(p, start_ms) if self.personas.get(p.player_id) ==
+                            "night_owl" else p for p in self.players]  # fmt: skip
         self.tables = make_tables(config.tables, config.studios)
         self._rng = random.Random(f"studio:{seed}")
         self._k = 1.0 / config.time_scale
@@ -542,7 +602,7 @@ class StudioSimulator:
         if t.seated:
             stay = []
             for seat in t.seated:
-                if r() < self._p_leave:
+                if r() < self._p_leave and seat.persona not in ("marathon", "night_owl"):
                     add(ev("PLAYER_LEFT", t_start + int(r() * half), seat, None))
                     if seat.seat_no is not None:
                         t.free_seats.append(seat.seat_no)
@@ -563,7 +623,7 @@ class StudioSimulator:
                 if spec.seats:
                     seat_no = t.free_seats.pop(int(r() * len(t.free_seats)))
                 device = player.device if r() < 0.85 else DEVICES[int(r() * 3)][0]
-                seat = _Seat(player, device, seat_no)
+                seat = _Seat(player, device, seat_no, self.personas.get(player.player_id))
                 t.seated.append(seat)
                 add(ev("PLAYER_JOINED", t_start + half + int(r() * (gap - half)), seat, None))
 
@@ -592,6 +652,7 @@ class StudioSimulator:
             at: int = 0,
         ) -> None:
             cur = seat.player.currency
+            seat.round_net += settled[1] - stake
             add(
                 ev(
                     "SIDE_BET_PLACED" if side else "BET_PLACED",
@@ -622,7 +683,7 @@ class StudioSimulator:
             decide = max(1, t_settle - t_deal)
             for seat in seated:
                 stakes = seat.player.stakes
-                stake = stakes[int(r() * len(stakes))]
+                stake = seat.pick(stakes[int(r() * len(stakes))])
                 hand = deal_blackjack_hand(self._rng)
                 placed = t0 + 1 + int(r() * betting)
                 settled = settle_blackjack(hand, stake)
@@ -652,7 +713,7 @@ class StudioSimulator:
                 for _ in range(n):
                     bet_type = games.pick(self._rng, picker)
                     number = roulette_pick(self._rng, bet_type)
-                    stake = stakes[int(r() * len(stakes))]
+                    stake = seat.pick(stakes[int(r() * len(stakes))])
                     bet_pair(
                         seat,
                         bet_type,
@@ -670,7 +731,7 @@ class StudioSimulator:
             for seat in seated:
                 stakes = seat.player.stakes
                 bet_type = games.pick(self._rng, picker)
-                stake = stakes[int(r() * len(stakes))]
+                stake = seat.pick(stakes[int(r() * len(stakes))])
                 bet_pair(
                     seat,
                     bet_type,
@@ -715,6 +776,8 @@ class StudioSimulator:
                     )
                 )
         add(ev("ROUND_ENDED", t_end, None, attrs=result))
+        for seat in seated:
+            seat.round_over()
 
         evs.sort(key=_by_time)  # stable: equal times keep their logical order
         prefix = rid + "-"

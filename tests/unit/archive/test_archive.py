@@ -1,5 +1,6 @@
-"""The timeline archive against the real PostgreSQL: schema, idempotent writes, erasure,
-timeline paging and filters, and the export formats.
+"""The timeline archive against the real PostgreSQL: schema, idempotent writes, erasure (of
+a journal in clear, as older versions wrote it, and of a sealed one), timeline paging and
+filters, and the export formats.
 
 Each test works in a schema of its own (dropped afterwards), so runs never collide.
 """
@@ -32,6 +33,7 @@ from app.archive.views import (
 from app.contract.codec import AvroCodec
 from app.core import outputs
 from app.core.ids import pseudonym
+from app.security.player_keys import Sealer, player_pseudonym
 from app.settings import Settings
 from tests.support.factories import ERASURE_KEY
 
@@ -473,3 +475,73 @@ def test_the_timeline_shows_a_players_consent_history(run):
         ("CONSENT_CHANGED", "withdrawn"),  # newest first
         ("CONSENT_CHANGED", "granted"),
     ]
+
+
+# -- crypto-shredding --------------------------------------------------------------------------
+
+SECRET = b"k" * 32
+
+
+def sealed(*entries: dict, secret: bytes = SECRET) -> list[dict]:
+    """Entries as the journal keeps them: under the player's secret."""
+    sealer = Sealer({e["player_id"]: secret for e in entries}, ERASURE_KEY)
+    return [_decoded("JournalEntry", sealer.entry(e)) for e in entries]
+
+
+def keys_batch(*keys: tuple[str, bytes | None], journal: list[dict] = ()) -> Batch:
+    return dataclasses.replace(batch(journal), player_keys=list(keys))
+
+
+@pytest.mark.parametrize("tombstone_first", [False, True])
+def test_a_sealed_journal_is_filed_by_player_and_erased_by_marker_or_tombstone(
+    run, tombstone_first
+):
+    history = sealed(*(entry("p-gone", n=n, at=T0 + n) for n in range(3)))
+    other = sealed(entry("p-kept", n=9, at=T0 + 9), secret=b"o" * 32)
+    name = player_pseudonym("p-gone", SECRET)
+    [marker] = sealed(_decoded("JournalEntry", outputs.player_erased("p-gone", "dpo", T0 + MINUTE)))
+    hashed = pseudonym("p-gone", ERASURE_KEY)
+
+    async def scenario(conn):
+        await store.write(
+            conn,
+            dataclasses.replace(
+                batch(
+                    [*history, *other],
+                    [reward("p-gone", "rw-1")],
+                    [cooldown("p-gone", "cd-1")],
+                    [access(name, "r-1"), access(hashed, "r-2"), access("p-kept", "r-3")],
+                ),
+                player_keys=[("p-gone", SECRET), ("p-kept", b"o" * 32)],
+            ),
+            ERASURE_KEY,
+        )
+        before = await store.timeline(conn, TimelineQuery("p-gone"), ERASURE_KEY)
+        audited, _ = await store.access_entries(
+            conn, store.AccessQuery(player_id="p-gone", player_marker=hashed)
+        )
+        steps = [keys_batch(("p-gone", None)), batch([marker])]
+        for step in reversed(steps) if not tombstone_first else steps:
+            await store.write(conn, step, ERASURE_KEY)
+        again = await store.write(conn, batch(history, [reward("p-gone", "rw-2")]), ERASURE_KEY)
+        tables = {
+            table: sorted(p for (p,) in await rows(conn, f"SELECT player_id FROM {table}"))
+            for table in ("journal", "rewards", "cooldowns", "access_log", "player_keys")
+        }
+        erasures = await rows(conn, "SELECT player_hash, entry_id, pseudonym FROM erasures")
+        after = await store.timeline(conn, TimelineQuery("p-gone"), ERASURE_KEY)
+        return before, audited, again, tables, erasures, after
+
+    before, audited, again, tables, erasures, after = run(scenario)
+    assert [i["entry_id"] for i in before.items] == [e["entry_id"] for e in reversed(history)]
+    assert {a["request_id"] for a in audited} == {"r-1", "r-2"}  # by pseudonym and by marker
+    assert again.new == 0 and again.erased_dropped == 4
+    assert tables == {
+        "journal": sorted([hashed, other[0]["player_id"]]),  # the marker row: the marker
+        "rewards": [],
+        "cooldowns": [],
+        "access_log": ["p-kept"],
+        "player_keys": ["p-kept"],
+    }
+    assert erasures == [(hashed, marker["entry_id"], name)]
+    assert after.items == [] and after.erased

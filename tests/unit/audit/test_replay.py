@@ -19,11 +19,14 @@ from app.contract.codec import AvroCodec
 from app.core import Engine
 from app.core.rules import Ruleset
 from app.devtools.simulator import generate_events, make_players, player_profiles
+from app.pipeline.batch import BatchDecider
 from app.pipeline.ingest import Ingest
+from app.pipeline.store import DictStore
 from app.rules import DEFAULT_RULESET_PATH, compile_document, default_document
 from app.rules.versioning import assign_versions
+from app.security.player_keys import is_player_pseudonym, player_pseudonym
 from app.settings import TopicNames
-from tests.support.factories import ERASURE_KEY, ms, natural, table_event
+from tests.support.factories import ERASURE_KEY, losing_burst, ms, natural, table_event
 from tests.support.factories import profile as factory_profile
 
 TOPICS = TopicNames.from_env({})
@@ -49,6 +52,10 @@ def doubled_natural_xp() -> dict:
 INGEST = Ingest(TOPICS, PARTITIONS, erasure_key=ERASURE_KEY)
 
 
+#: player id -> secret: what the workers of these tests wrote to player-keys
+SECRETS: dict[str, bytes] = {}
+
+
 def records_of(events: Sequence[dict], profiles: Sequence[dict] = ()) -> list[ReplayRecord]:
     return offline.records_of(INGEST, events, profiles, START - 1000)
 
@@ -56,8 +63,9 @@ def records_of(events: Sequence[dict], profiles: Sequence[dict] = ()) -> list[Re
 def work(
     records: Sequence[ReplayRecord], engine_at: Callable[[int], Engine], batch: int = 7
 ) -> Journal:
-    """What a worker journals, in micro-batches of ``batch`` (the replay cuts its own)."""
-    return offline.worker_journal(INGEST, records, engine_at, batch)
+    """What a worker journals, in micro-batches of ``batch`` (the replay cuts its own),
+    sealed under the secrets it makes in ``SECRETS`` (the player-keys topic)."""
+    return offline.worker_journal(INGEST, records, engine_at, batch, SECRETS)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +79,10 @@ def play() -> tuple[list[ReplayRecord], Journal, RevisionBook]:
         for i, p in enumerate(players[:4], start=1)
     ]
     events.append(table_event(player_id=players[5].player_id, studio_id="", occurred_at=end))
+    # a losing burst: a cool-down, and the natural after it held back
+    loser = players[6].player_id
+    events += losing_burst(loser, end + 10_000)
+    events.append(natural(player_id=loser, occurred_at=end + 20_000))
     records = records_of(events, player_profiles(players, seed=3, updated_at_ms=START))
     book = RevisionBook(
         [Revision(1, START - 60_000, published(default_document(), None, 0))], make_engine
@@ -78,9 +90,10 @@ def play() -> tuple[list[ReplayRecord], Journal, RevisionBook]:
     return records, work(records, lambda _t: book.engine(1)), book
 
 
-def replay(records, journal, book, window=None, candidate=None) -> Report:
+def replay(records, journal, book, window=None, candidate=None, secrets=None) -> Report:
     ingest = Ingest(TOPICS, PARTITIONS, erasure_key=ERASURE_KEY)
-    return replay_records(ingest, book, window or ReplayRange(), records, journal, candidate)
+    keys = SECRETS if secrets is None else secrets
+    return replay_records(ingest, book, window or ReplayRange(), records, journal, keys, candidate)
 
 
 def entries(journal: Journal) -> list[dict]:
@@ -293,6 +306,43 @@ def test_a_profile_changed_mid_play_applies_from_its_own_time(play):
     changed = [*records, change]
     journal = work(changed, lambda _t: book.engine(1), batch=1)
     held = [e for e in entries(journal) if e["reason"] == "self_excluded"]
-    assert held and {e["player_id"] for e in held} == {player}
+    assert held and {e["player_id"] for e in held} == {player_pseudonym(player, SECRETS[player])}
     report = replay(changed, journal, book)
     assert report.mismatch_total == 0 and report.matches == len(entries(journal))
+
+
+def test_the_journal_is_sealed_and_an_erased_players_entries_are_shredded_not_mismatched(play):
+    records, journal, book = play
+    decisions = entries(journal)
+    assert all(is_player_pseudonym(e["player_id"]) for e in decisions if e["player_id"])
+    assert not any(p in str(decisions) for p in SECRETS)  # no id in clear
+    # the secret of one player is gone (erased): their entries cannot be recomputed
+    gone = next(p for p in SECRETS if p in {e["player_id"] for e in _replayed(records, book)})
+    kept = {pid: secret for pid, secret in SECRETS.items() if pid != gone}
+    theirs = sum(e["player_id"] == player_pseudonym(gone, SECRETS[gone]) for e in decisions)
+    report = replay(records, journal, book, secrets=kept)
+    assert theirs > 0 and report.shredded == theirs
+    assert report.mismatch_total == 0 and report.matches == len(decisions) - theirs
+    # with a wrong secret the entries are no longer recognised: mismatches, not shredded
+    wrong = {**SECRETS, gone: b"w" * 32}
+    assert replay(records, journal, book, secrets=wrong).mismatch_total > 0
+
+
+def _replayed(records, book) -> list[dict]:
+    """The players' decisions in clear, as the core makes them."""
+    decider = BatchDecider(INGEST, DictStore(), DictStore())
+    return decider.decide(records, 0, book.engine(1)).journal
+
+
+def test_a_living_players_entry_on_another_partition_is_not_taken_for_shredded(play):
+    records, journal, book = play
+    moved = copy.deepcopy(journal)
+    p, copies = next((p, c) for p, c in moved.items() if c)
+    _, entry = next((o, e) for o, e in copies if e["decision"] == "REWARD_ISSUED")
+    elsewhere = (p + 1) % PARTITIONS
+    forged = {**entry, "details": {**entry["details"], "amount": "999999"}}
+    moved[elsewhere] = [*moved.get(elsewhere, []), (len(moved.get(elsewhere, [])), forged)]
+    report = replay(records, moved, book)
+    # its events were not replayed there: listed as unreplayed, in words, never hidden
+    assert report.shredded == 0 and report.unreplayed == 1
+    assert forged["entry_id"] in report.unreplayed_samples[0]

@@ -22,12 +22,17 @@ from app.contract.compiled import UnsupportedSchema, compile_reader, compile_wri
 from app.contract.schemas import catalog
 from app.core import Decisions, Engine, PlayerState
 from app.core.engine import group_by_player
+from app.delivery.lifecycle import step
+from app.delivery.sender import Outcome
 from app.devtools.simulator import generate_events, make_players, player_profiles
+from app.gateway.interactions import InteractionOutlet
+from app.gateway.server import interaction_schema
 from app.pipeline.ingest import RawRecord, dead_letter
 from app.rules import default_ruleset
 from app.security.access import Decision
 from app.security.access_log import access_entry
 from app.security.principal import Kind, Principal
+from app.settings import Settings
 from tests.support.hypothesis_profiles import examples
 
 SCHEMAS = [info.name for info in catalog()]
@@ -120,6 +125,7 @@ def produced() -> dict[str, list[dict]]:
         "x",
         START,
     )
+    interactions = InteractionOutlet(Settings.from_env({}), None, interaction_schema())
     return {
         "TableEvent": events,
         "PlayerProfile": profiles,
@@ -146,6 +152,18 @@ def produced() -> dict[str, list[dict]]:
                 action="GET /pitboss/stats/",
                 decision=Decision(False, "no credentials"),
             ),
+        ],
+        "RewardLifecycle": [
+            step(reward, "wallet", status, START, Outcome(status != "FAILED", 2, 201))
+            for reward in out.rewards[:3]
+            for status in ("PENDING", "CREDITED", "FAILED")
+        ],
+        "PlayerInteraction": [
+            interactions.record("p-1", body, START)
+            for body in (
+                {"action": "clicked", "reward_id": out.rewards[0]["reward_id"], "surface": "toast"},
+                {"action": "dismissed", "message_id": "cd-1", "interaction_id": "i-1"},
+            )
         ],
     }
 

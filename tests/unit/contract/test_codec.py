@@ -76,7 +76,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
                      {"product": "casino", "channel": "email", "granted": False}],
         "self_excluded": False, "harm_flags": [],
         "last_deposit": {"amount_minor": 10_000, "currency": "EUR", "at": T0 - 86_400_000},
-        "updated_at": T0,
+        "updated_at": T0, "language": "lv",
     },
     "Reward": {
         "reward_id": "rw-3f2a", "player_id": "p-42", "rule_id": "natural-bj-bonus",

@@ -8,11 +8,13 @@ tests/e2e/test_schema_evolution_e2e.py runs a real worker on the broker.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 
+import fastavro
 import pytest
 
 from app.contract.codec import AvroCodec
@@ -24,6 +26,7 @@ from app.contract.schemas import (
     load_schemas,
     make_schema_info,
 )
+from app.core.outputs import journal_entry
 from app.pipeline.ingest import Ingest, partition_for
 from app.settings import PROJECT_ROOT, Settings
 from tests.support.factories import ERASURE_KEY, ms, natural, table_event
@@ -157,3 +160,53 @@ def test_a_version_of_no_current_record_or_a_missing_directory_is_refused(tmp_pa
         load_schemas(extra_versions=[tmp_path])
     with pytest.raises(FileNotFoundError, match="no writer versions directory"):
         load_schemas(extra_versions=[tmp_path / "missing"])
+
+
+def test_a_journal_reader_from_before_boosts_reads_their_entries_as_other():
+    """JournalEntry.v3 is the journal as written before the BOOST_* decisions: its bytes read
+    as the current record, and a v3 reader reads a BOOST_STARTED as the default, OTHER."""
+    entry = journal_entry(
+        decision="BOOST_STARTED",
+        player_id="p-1",
+        rule_id="happy-hour",
+        rule_version=1,
+        reason="2x POINTS",
+        event_ids=["e-1"],
+        reward_id="rw-1",
+        details={"factor": "2"},
+        event_time=NOW,
+        now_ms=NOW,
+    )
+    current = get_schema("JournalEntry")
+    v3 = make_schema_info((VERSIONS / "JournalEntry.v3.avsc").read_text(encoding="utf-8"))
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, current.parsed, entry)
+    buf.seek(0)
+    assert fastavro.schemaless_reader(buf, current.parsed, v3.parsed)["decision"] == "OTHER"
+    older = dict(entry, decision="CONSENT_CHANGED")
+    assert AvroCodec("JournalEntry").decode(single_object(v3.source, older)) == older
+
+
+def test_a_journal_reader_from_before_risk_levels_reads_their_entries_as_other():
+    """JournalEntry.v4 is the journal as written before RISK_LEVEL_CHANGED: a v4 reader
+    reads it as the default, OTHER, and v4 bytes read as the current record."""
+    entry = journal_entry(
+        decision="RISK_LEVEL_CHANGED",
+        player_id="p-1",
+        rule_id="risk-level",
+        rule_version=1,
+        reason="none -> low",
+        event_ids=["e-1"],
+        reward_id=None,
+        details={"from": "none", "to": "low", "markers": "night_play"},
+        event_time=NOW,
+        now_ms=NOW,
+    )
+    current = get_schema("JournalEntry")
+    v4 = make_schema_info((VERSIONS / "JournalEntry.v4.avsc").read_text(encoding="utf-8"))
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, current.parsed, entry)
+    buf.seek(0)
+    assert fastavro.schemaless_reader(buf, current.parsed, v4.parsed)["decision"] == "OTHER"
+    older = dict(entry, decision="BOOST_ENDED")
+    assert AvroCodec("JournalEntry").decode(single_object(v4.source, older)) == older

@@ -31,9 +31,16 @@ JAVA_FINGERPRINTS = {
     "AccessLogEntry": "3d0c1e464b98de22",
     "CoolDown": "2f81d0667016287a",
     "DeadLetter": "72fdd0f766203a7e",
-    "JournalEntry": "960a464b5130d8f0",  # v2 (279764dbb05ba5e3) + CONSENT_CHANGED
-    "PlayerProfile": "0d6cca417ac60362",
+    # v3 (960a464b5130d8f0, Java-checked) + BOOST_* (v4, a4b6bff4002816a2) + RISK_LEVEL_CHANGED,
+    # pinned from fastavro
+    "JournalEntry": "60901f3ceba64dd2",
+    # v1 (0d6cca417ac60362, Java-checked) + language, pinned from fastavro
+    "PlayerProfile": "676b018027f32250",
+    # new with the player gateway, pinned from fastavro and Apache avro (below)
+    "PlayerInteraction": "ec037789e6a3e0c4",
     "Reward": "ad88465bbff3aef7",
+    # new with pitboss fulfil, pinned from fastavro and Apache avro (below)
+    "RewardLifecycle": "adcfad49c41b13ec",
     "TableEvent": "dab0385993883136",
 }
 

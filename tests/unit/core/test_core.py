@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from app.core import Engine, PlayerState
 from app.core.compile import compile_ruleset
+from app.core.ids import stable_id
+from app.core.rules import MARKER_LEVELS
+from app.core.state import CooldownState
 from app.rules import default_document
 from tests.support.factories import ms, natural, profile, settled, table_event
 from tests.support.rulesets import default_engine, of_rule, ruleset, run
@@ -193,10 +196,17 @@ def test_state_round_trips_and_stays_small_for_an_active_player():
     assert PlayerState.from_bytes(data) == state
     assert len(state.seen) == 32
     assert len(data) < 1024, len(data)
-    # Three games (three badges, boards and streak scopes) and a cool-down running:
+    # Three games (three badges, boards and streak scopes), a session, risk markers and a
+    # cool-down running:
     state, _ = run(default_engine(), four_weeks_of_play(("BLACKJACK", "ROULETTE", "BACCARAT")))
-    assert state.cooldown is not None
-    assert len(state.to_bytes()) < 1280, len(state.to_bytes())
+    t = state.last_event_at
+    state.cooldown = CooldownState(stable_id("cd", "p-000001", "LOSS_CHASING"), t, t, "OTHER")
+    state.markers.update(dict.fromkeys(MARKER_LEVELS, t))
+    state.round = [2**48 - 1, 3, 1, 5000, 2500, t]
+    state.risk = 3
+    assert state.session
+    # (every marker at once is the worst case: 1,401 bytes; a player has one or two)
+    assert len(state.to_bytes()) < 1440, len(state.to_bytes())
     assert PlayerState.from_bytes(None) == PlayerState()
 
 

@@ -30,6 +30,11 @@ def decisions(out, kind):
     return [j for j in out.journal if j["decision"] == kind]
 
 
+def burst(count=8, every=MIN):
+    """Losses of 62.50 each: the 8th makes 500.00 within 15 minutes (a rapid loss)."""
+    return [loss(T0 + i * every, stake=6250) for i in range(count)]
+
+
 # -- caps ------------------------------------------------------------------------------------
 
 
@@ -118,18 +123,21 @@ def test_losses_spread_over_more_than_15_minutes_do_not_trip():
     assert out.cooldowns == []
 
 
-def test_eight_losing_settlements_within_10_minutes_start_a_cooldown():
-    _, out = run(default_engine(), [loss(T0 + i * MIN) for i in range(7)])
+def test_twenty_losing_rounds_within_10_minutes_set_medium_not_a_cooldown():
+    _, out = run(default_engine(), [loss(T0 + i * 25_000) for i in range(19)])
+    assert decisions(out, "RISK_LEVEL_CHANGED") == []
+    _, out = run(default_engine(), [loss(T0 + i * 25_000) for i in range(20)])
     assert out.cooldowns == []
-    _, out = run(default_engine(), [loss(T0 + i * MIN) for i in range(8)])
-    [cooldown] = out.cooldowns
-    assert cooldown["reason"] == "RAPID_LOSS_COUNT" and cooldown["figures"]["losses"] == 8
+    [changed] = decisions(out, "RISK_LEVEL_CHANGED")
+    assert (changed["details"]["to"], changed["details"]["markers"]) == (
+        "medium",
+        "rapid_loss_count",
+    )
 
 
 def test_during_a_cooldown_every_reward_is_suppressed_and_the_cashback_never_fires():
     engine = default_engine()
-    burst = [loss(T0 + i * MIN, stake=1000) for i in range(8)]  # trips at the 8th loss
-    state, out = run(engine, burst)
+    state, out = run(engine, burst())  # trips at the 8th loss
     assert out.cooldowns
     # the 5th loss completed the streak before the cool-down began: that offer stands
     [offer] = of_rule(out.rewards, "loss-streak-5")
@@ -153,7 +161,7 @@ def test_the_loss_streak_cashback_is_held_back_when_the_streak_completes_in_a_co
 
 def test_a_cooldown_ends_by_event_time_and_rewards_flow_again():
     engine = default_engine()
-    state, out = run(engine, [loss(T0 + i * MIN) for i in range(8)])
+    state, out = run(engine, burst())
     ends_at = out.cooldowns[0]["ends_at"]
     _, out = run(engine, [bet(2000, at=ends_at + 1)], state=state)
     [ended] = decisions(out, "COOLDOWN_ENDED")
@@ -164,7 +172,7 @@ def test_a_cooldown_ends_by_event_time_and_rewards_flow_again():
 
 def test_a_quiet_players_cooldown_ends_when_their_partitions_time_passes_it():
     engine = default_engine()
-    state, out = run(engine, [loss(T0 + i * MIN) for i in range(8)])
+    state, out = run(engine, burst())
     ends_at = out.cooldowns[0]["ends_at"]
     assert out.cooldown_index == {"p-000001": ends_at}
     later = Decisions()
@@ -176,31 +184,26 @@ def test_a_quiet_players_cooldown_ends_when_their_partitions_time_passes_it():
 
 
 def test_a_running_cooldown_is_not_restarted_by_more_losses():
-    _, out = run(default_engine(), [loss(T0 + i * 30_000) for i in range(20)])
+    _, out = run(default_engine(), burst(20, every=30_000))
     assert len(out.cooldowns) == 1
 
 
 def test_stakes_rising_after_consecutive_losses_are_loss_chasing():
-    stakes = [1000, 1000, 1000, 2500]  # the 4th stake is 2.5x the run's first, after 3 losses
+    stakes = [1000, 1200, 1500, 2000, 2500, 3000]  # rising; the 6th is 3x the first
     _, out = run(default_engine(), [loss(T0 + i * 3 * MIN, stake=s) for i, s in enumerate(stakes)])
     [cooldown] = out.cooldowns
     assert cooldown["reason"] == "LOSS_CHASING"
     assert cooldown["figures"] == {
-        "losses_before": 3,
+        "losses_before": 5,
         "first_stake_minor": 1000,
-        "stake_minor": 2500,
+        "stake_minor": 3000,
     }
     assert decisions(out, "COOLDOWN_STARTED")[0]["rule_id"] == "loss-chasing"
-    # A win in between ends the run: no chasing.
-    won = [
-        loss(T0, 1000),
-        loss(T0 + 3 * MIN, 1000),
-        settled("WIN", occurred_at=T0 + 6 * MIN),
-        loss(T0 + 9 * MIN, 1000),
-        loss(T0 + 12 * MIN, 2500),
-    ]
-    _, out = run(default_engine(), won)
-    assert out.cooldowns == []
+    # A win in between ends the run, and a stake no higher than the last starts a new one.
+    for stop in (settled("WIN", occurred_at=T0 + 7 * MIN), loss(T0 + 7 * MIN, 1000)):
+        chased = [loss(T0 + i * 3 * MIN, stake=s) for i, s in enumerate(stakes)]
+        _, out = run(default_engine(), [*chased[:3], stop, *chased[3:]])
+        assert out.cooldowns == []
 
 
 def test_thresholds_come_from_the_ruleset():
@@ -209,6 +212,7 @@ def test_thresholds_come_from_the_ruleset():
             """
             protection:
               rapid_loss: {losses: 3, losses_within: 5m}
+              risk: {levels: {rapid_loss_count: high}}
               cooldown: {duration: 10m, message: "Pause for {minutes} min"}
             rules: []
             """
@@ -320,5 +324,6 @@ def test_guards_apply_in_order_and_journal_one_reason():
 
 
 def test_state_with_a_cooldown_round_trips():
-    state, _ = run(default_engine(), [loss(T0 + i * MIN) for i in range(8)])
+    state, _ = run(default_engine(), burst())
+    assert state.cooldown is not None
     assert PlayerState.from_bytes(state.to_bytes()) == state

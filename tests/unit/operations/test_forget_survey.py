@@ -12,6 +12,7 @@ def test_an_id_with_nothing_but_access_log_rows_is_unknown():
     assert not Holdings("p-typo", archive_rows={"journal": 0, "access_log": 3}).known
     assert Holdings("p-1", archive_rows={"journal": 2, "access_log": 0}).known
     assert Holdings("p-1", has_state=True).known
+    assert Holdings("p-1", has_secret=True).known  # the journal names them by it
     assert Holdings("p-1", boards=["points:BLACKJACK:2026-11-22"]).known
 
 
@@ -26,6 +27,7 @@ def test_the_survey_says_what_there_is_to_erase_one_fact_a_line():
         "player p-1: known",
         "  state: no",
         "  profile: yes",
+        "  secret (the journal and dead letters name the player by it): no",
         "  leaderboards: points:BLACKJACK:2026-11-22",
         "  archive rows: journal 4, rewards 1, cooldowns 0, access_log 2",
     ]

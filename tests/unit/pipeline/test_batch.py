@@ -13,8 +13,9 @@ from app.core import Engine, PlayerState
 from app.pipeline.batch import BatchDecider, BatchResult
 from app.pipeline.ingest import EVENT_TYPE, RECORD_TYPE_HEADER, Ingest, RawRecord, partition_for
 from app.pipeline.keys import APPLIED, COOLDOWN_INDEX, ERASED, WATERMARK
-from app.pipeline.plan import OutputCodecs, output_plan
+from app.pipeline.plan import OutputCodecs, needs_secrets, output_plan
 from app.pipeline.store import DictStore
+from app.security.player_keys import Sealer, player_pseudonym
 from tests.support.factories import ERASURE_KEY, ms, natural, profile, settled, table_event
 from tests.support.hypothesis_profiles import examples
 from tests.support.rulesets import default_engine
@@ -25,6 +26,7 @@ MIN = 60_000
 NOW = 4_000_000_000_000  # the wall clock: far from event time, fixed so runs compare
 ENGINE = default_engine()
 CODECS = OutputCodecs()
+SECRET_X, SECRET_Y = b"x" * 32, b"y" * 32
 
 
 class Tables:
@@ -181,8 +183,9 @@ def test_a_player_whose_decisions_raise_is_dead_lettered_while_others_decide():
     log.event(bet(X, T0 + 1))
     tables = Tables()
     result = tables.run(log.records, Failing(ENGINE.ruleset, "UTC"))
-    assert [d["offset"] for _k, d in result.dead_letters] == [0, 2]
-    assert {d["error"] for _k, d in result.dead_letters} == {"OTHER"}
+    assert [(pid, d["offset"]) for pid, d in result.player_letters] == [(X, 0), (X, 2)]
+    assert {d["error"] for _k, d in result.player_letters} == {"OTHER"}
+    assert not result.dead_letters
     assert {e["player_id"] for e in result.decisions.journal} == {Y}
     assert X.encode() not in result.states[0] and tables.state(Y).xp > 0
 
@@ -198,21 +201,30 @@ def test_the_output_plan_names_topic_key_and_partition_of_every_output():
         RawRecord(TOPICS.table_events, wrong, 0, b"x", EVENTS.encode(misplaced), T0 + 21 * MIN)
     )
     result = Tables().run(log.records)
-    plan = output_plan(result, CODECS)
+    sealer = Sealer({X: SECRET_X, Y: SECRET_Y}, ERASURE_KEY)
+    plan = output_plan(result, CODECS, sealer, PARTITIONS)
     roles = [o.role for o in plan]
     assert roles == sorted(roles, key=["rekeyed", "rewards", "cooldowns", "journal"].index)
     [forward] = [o for o in plan if o.role == "rekeyed"]
     assert forward.key == Y.encode() and forward.partition == partition_for(Y, PARTITIONS)
     assert forward.headers == ((RECORD_TYPE_HEADER, EVENT_TYPE),)
-    assert {o.key for o in plan if o.role in ("rewards", "cooldowns", "journal")} == {
-        X.encode(),
-        Y.encode(),
-    }
-    assert all(o.partition is None for o in plan if o.role != "rekeyed")
+    # rewards and cool-downs (kept a week) by the id; the journal (kept for ever) by the
+    # pseudonym, on the player's partition all the same
+    assert {o.key for o in plan if o.role in ("rewards", "cooldowns")} == {X.encode(), Y.encode()}
+    pseudonyms = {player_pseudonym(X, SECRET_X), player_pseudonym(Y, SECRET_Y)}
+    assert {o.key.decode() for o in plan if o.role == "journal"} == pseudonyms
+    assert all(o.partition is None for o in plan if o.role in ("rewards", "cooldowns"))
+    for o in plan:
+        if o.role == "journal":
+            player = X if o.key.decode() == player_pseudonym(X, SECRET_X) else Y
+            assert o.partition == partition_for(player, PARTITIONS)
     journal = [CODECS.journal.decode(o.value) for o in plan if o.role == "journal"]
-    assert journal == result.journal
+    assert journal == [sealer.entry(e) for e in result.journal]
     [cooldown] = [CODECS.cooldown.decode(o.value) for o in plan if o.role == "cooldowns"]
     assert cooldown["player_id"] == X
+    [started] = [e for e in journal if e["decision"] == "COOLDOWN_STARTED"]
+    assert started["details"]["cooldown_id"] == cooldown["cooldown_id"]
+    assert needs_secrets(result) == {X, Y}
 
 
 # -- batching does not change decisions ------------------------------------------------------

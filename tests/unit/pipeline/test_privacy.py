@@ -1,5 +1,6 @@
 """Privacy in the batch procedure: keyed pseudonyms, an e-mail id refused without being kept,
-the requester on the erasure marker, and every leaderboard told to drop the erased player."""
+the requester on the erasure marker, every leaderboard told to drop the erased player, and
+the records of a known player sealed under their secret (an erased player's never)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from app.contract.codec import AvroCodec
 from app.core.ids import pseudonym
 from app.leaderboards.board import ERASURE_KEY as BOARD_ERASURE_KEY
 from app.leaderboards.board import BadScore, encode_score, parse_erasure
-from app.pipeline.ingest import PERSONAL_ID, RawRecord
+from app.pipeline.ingest import PERSONAL_ID, RawRecord, partition_for
 from app.pipeline.keys import ERASED
-from app.pipeline.plan import OutputCodecs, output_plan
-from tests.support.factories import ERASURE_KEY, natural, profile
+from app.pipeline.plan import OutputCodecs, needs_secrets, output_plan
+from app.security.player_keys import Sealer, unseal
+from tests.support.factories import ERASURE_KEY, natural, profile, settled
 from tests.unit.pipeline.records import PARTITIONS, TOPICS, Log
 from tests.unit.pipeline.test_batch import ENGINE, NOW, T0, Tables, X, decisions
 
@@ -40,7 +42,7 @@ def test_an_email_as_player_id_is_refused_without_keeping_it_anywhere():
     assert letter["value"] is None and letter["reason"].startswith(PERSONAL_ID)
     [rejected] = result.journal
     assert rejected["decision"] == "EVENT_REJECTED" and rejected["player_id"] is None
-    published = output_plan(result, OutputCodecs())
+    published = output_plan(result, OutputCodecs(), Sealer({}, ERASURE_KEY), PARTITIONS)
     assert {o.role for o in published} == {"dead_letters", "journal"}
     for output in published:  # neither the key nor the encoded value holds the address
         assert EMAIL.encode() not in (output.key or b"") + (output.value or b"")
@@ -69,7 +71,9 @@ def test_erasure_names_its_requester_logs_a_pseudonym_and_clears_every_board(cap
     erasures = result.leaderboard_erasures
     assert sorted(p for _, _, p in erasures) == list(range(PARTITIONS))
     assert {parse_erasure(value) for key, value, _ in erasures if key == BOARD_ERASURE_KEY} == {X}
-    plan = [o for o in output_plan(result, OutputCodecs()) if o.role == "leaderboard_scores"]
+    sealer = Sealer({X: b"s" * 32}, ERASURE_KEY)
+    plan = output_plan(result, OutputCodecs(), sealer, PARTITIONS)
+    plan = [o for o in plan if o.role == "leaderboard_scores"]
     scores = [encode_score(*s)[0] for s in result.decisions.scores]
     # the player's last scores first, then the order to drop them, on every partition
     assert [o.key for o in plan] == [*scores, *[BOARD_ERASURE_KEY] * PARTITIONS]
@@ -94,7 +98,7 @@ def test_a_failure_log_line_names_the_pseudonym(caplog, monkeypatch):
     monkeypatch.setattr(ENGINE, "decide", boom)
     with caplog.at_level(logging.ERROR, logger="app.pipeline.batch"):
         result = tables.run(log.records, now_ms=NOW)
-    assert len(result.dead_letters) == 1
+    assert [pid for pid, _ in result.player_letters] == [X]
     assert pseudonym(X, ERASURE_KEY) in caplog.text and X not in caplog.text
 
 
@@ -153,3 +157,64 @@ def test_a_consent_change_reads_back_through_the_journal_schema():
     [entry, *_] = decisions(Tables().run(log.records), "CONSENT_CHANGED")
     codec = AvroCodec("JournalEntry")
     assert codec.decode(codec.encode(entry))["decision"] == "CONSENT_CHANGED"
+
+
+def _invalid(player_id: str, at: int) -> dict:
+    bad = settled("WIN", player_id=player_id, occurred_at=at)
+    bad["settlement"]["payout_minor"] = -1
+    return bad
+
+
+def test_an_invalid_event_of_a_known_player_is_sealed_under_their_secret():
+    log = Log()
+    bad = log.event(_invalid(X, T0))
+    result = Tables().run(log.records)
+    [(player, letter)] = result.player_letters
+    assert player == X and not result.dead_letters and letter["error"] == "INVALID"
+    [rejected] = result.journal
+    assert rejected["decision"] == "EVENT_REJECTED" and rejected["player_id"] == X
+    sealer = Sealer({X: b"s" * 32}, ERASURE_KEY)
+    published = output_plan(result, OutputCodecs(), sealer, PARTITIONS)
+    assert {o.role for o in published} == {"dead_letters", "journal"}
+    for output in published:
+        assert X.encode() not in (output.key or b"") + (output.value or b"")
+        assert output.partition == partition_for(X, PARTITIONS)
+    [sent] = [
+        OutputCodecs().dead_letter.decode(o.value) for o in published if o.role == "dead_letters"
+    ]
+    assert AvroCodec("TableEvent").decode(unseal(sent["value"], b"s" * 32)) == bad
+
+
+def test_an_invalid_event_on_another_partition_is_forwarded_to_the_players():
+    bad = _invalid(X, T0)
+    wrong = (partition_for(X, PARTITIONS) + 1) % PARTITIONS
+    record = RawRecord(
+        TOPICS.table_events, wrong, 0, b"table-9", AvroCodec("TableEvent").encode(bad), T0
+    )
+    result = Tables().run([record])
+    assert [(f[0], f[2]) for f in result.batch.forwards] == [
+        (X.encode(), partition_for(X, PARTITIONS))
+    ]
+    assert not result.journal and not result.player_letters and not result.dead_letters
+
+
+def test_an_erased_players_invalid_event_is_refused_unkept_and_their_secret_shredded():
+    tables = Tables()
+    log = Log()
+    log.event(natural(player_id=X, occurred_at=T0))
+    log.forget(X, T0 + 1)
+    first = tables.run(log.records)
+    assert first.shredded == {X}
+    later = Log()
+    later._offsets = dict(log._offsets)
+    bad = later.event(_invalid(X, T0 + 2))
+    result = tables.run(later.records)
+    marker = pseudonym(X, ERASURE_KEY)
+    [(key, letter)] = result.dead_letters
+    assert key == letter["key"] == marker.encode() and letter["value"] is None
+    [refused] = result.journal
+    assert refused["player_id"] is None and refused["details"]["player"] == marker
+    assert refused["event_ids"] == [bad["event_id"]] and X not in str(refused)
+    # no secret is needed (none may be made for an erased id); one a crash left goes now
+    assert needs_secrets(result) == set() and result.shredded == {X}
+    assert result.erased_events == 1

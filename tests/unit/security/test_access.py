@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from app.security.access import DEFAULT_ACCESS_FILE, SCHEMA_PATH, load_access_file, strip_fields
+from app.security.access import (
+    DEFAULT_ACCESS_FILE,
+    SCHEMA_PATH,
+    load_access_file,
+    redact_entries,
+    strip_fields,
+)
 from app.security.documents import SecurityFileError
 from app.security.permissions import CATALOGUE
 from app.security.principal import Kind, Principal
@@ -152,6 +158,38 @@ def test_timeline_entries_lose_their_cooldown_for_support(policy):
         {"decision": "COOLDOWN_STARTED"},
         {"decision": "REWARD_ISSUED", "reward": {"kind": "points"}},
     ]
+
+
+ENTRIES = [
+    {
+        "decision": "REWARD_SUPPRESSED",
+        "reason": "harm_flag",
+        "details": {"explain": "harm flags on the profile: chasing_losses", "amount": "0"},
+    },
+    {"decision": "COOLDOWN_STARTED", "reason": "rapid_loss_count", "details": {"losses": "8"}},
+    {"decision": "REWARD_SUPPRESSED", "reason": "no_consent", "details": {"explain": "email"}},
+    {"decision": "REWARD_ISSUED", "reason": None, "details": {"amount": "10"}},
+]
+
+
+def test_timeline_entries_that_reveal_rg_fields_say_only_that_a_protection_applied(policy):
+    hidden = policy.authorize(staff("support"), "timeline.read").fields_hidden
+    seen = redact_entries(ENTRIES, hidden)
+    assert [e["reason"] for e in seen] == [
+        "responsible_gaming",
+        "responsible_gaming",
+        "no_consent",
+        None,
+    ]
+    assert seen[0]["details"] == {} and seen[1]["details"] == {}
+    assert seen[2:] == ENTRIES[2:]  # nothing else changes
+    assert "chasing" not in json.dumps(seen)
+    assert ENTRIES[0]["reason"] == "harm_flag"  # the input is untouched
+
+
+def test_an_rg_officer_reads_the_entries_whole(policy):
+    hidden = policy.authorize(staff("rg_officer"), "timeline.read").fields_hidden
+    assert redact_entries(ENTRIES, hidden) == ENTRIES
 
 
 def test_second_approver_flag(policy):

@@ -100,6 +100,7 @@ SIGNATURES = [
     (RocksDBStore, "_db_for_partition", ["self", "partition"]),
     (RocksDBStore, "set_persisted_offset", ["self", "tp", "offset"]),
     (MemoryStore, "set_persisted_offset", ["self", "tp", "offset"]),
+    (Collection, "_changelog_topic_name", ["self"]),  # overridden: a contract's changelog
     # app/streaming/diagnostics.py
     (driver.AIOKafkaConsumerThread, "_ensure_consumer", ["self"]),
     (Assignment, "state_value", ["self", "tp"]),

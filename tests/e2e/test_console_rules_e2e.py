@@ -1,0 +1,176 @@
+"""The console's Rules in a real browser against a real worker, its archive and PostgreSQL: a
+crm_manager reads a rule's figures from the archive, edits the ruleset, validates and diffs it,
+runs a what-if that doubles a reward's amount and sees the doubling, and pushes; the shipped
+access.yaml wants a second approver, so another crm_manager approves, and the page shows the
+revision the worker switched to. Support cannot open the Rules nor push; every push and
+approval is in the access log. Screenshots are kept (tests/browser/driver.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from app.devtools.deployment import Deployment, wait_for
+from app.rules import DEFAULT_RULESET_PATH
+from tests.browser.driver import Browser, missing
+from tests.e2e.test_archive_e2e import start_archive
+from tests.e2e.test_console_browser_e2e import log_in
+from tests.support.factories import natural
+from tests.unit.archive.test_archive import URL, pg  # noqa: F401  (PostgreSQL or a clear failure)
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+RULE = "first-natural-blackjack-of-day"  # 10 XP, once per player and day
+PLAYERS = [f"p-rules-{i}" for i in range(3)]
+MINUTE = 60_000
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, pg: str) -> Iterator[Deployment]:  # noqa: F811
+    if (why := missing()) is not None:
+        pytest.fail(f"the browser tests need `make browser`: {why}", pytrace=False)
+    schema = f"test_console_rules_{uuid.uuid4().hex[:8]}"
+    dep = Deployment.create(tmp_path_factory.mktemp("console-rules"), PITBOSS_ARCHIVE_SCHEMA=schema)
+    archive = None
+    try:
+        dep.start_worker()
+        archive = start_archive(dep, URL)
+        start = int(time.time() * 1000) - 30 * MINUTE
+        dep.produce_events([natural(player_id=p, occurred_at=start) for p in PLAYERS])
+
+        def archived() -> bool:
+            try:
+                found = dep.view(f"/pitboss/timeline/{PLAYERS[-1]}/?decision=REWARD_ISSUED")
+                return bool(found["items"])
+            except urllib.error.HTTPError:  # 503 until the archive has its tables
+                return False
+
+        wait_for(archived, timeout=60, what="the archive to hold the rewards")
+        yield dep
+    finally:
+        if archive is not None and archive.alive():
+            archive.proc.kill()
+        dep.stop_all()
+        with psycopg.connect(URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def post(url: str, body: dict, token: str) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def numbers(text: str) -> list[int]:
+    return [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", text)]
+
+
+def test_a_crm_manager_tries_a_doubled_reward_and_pushes_it_with_a_second_approval(served):
+    rules_page = served.web_url + "/console/rules/"
+    with Browser() as alice:
+        log_in(alice, rules_page, served.token("crm_manager", subject="alice"))
+        # the rule's figures from the archive: three players, 10 XP each
+        row = f"#figures tr[data-rule='{RULE}'][data-version='1']"
+        assert (alice.text(f"{row} .fires"), alice.text(f"{row} .players")) == ("3", "3")
+        assert alice.text(f"{row} .amounts") == "30 XP"
+        # an edit that breaks the file: every problem with its line
+        shipped = alice.wait_until("() => document.getElementById('yaml').value")
+        line = shipped.splitlines().index("      amount: 10") + 1
+        alice.fill("#yaml", shipped.replace("amount: 10\n", "amount: ten\n", 1))
+        alice.click("#validate")
+        assert f"rules.yaml:{line}: rule {RULE}: reward.amount" in alice.text("#result.bad")
+        # double the reward: valid, and the diff names the rule's next version
+        alice.fill("#yaml", shipped.replace("amount: 10\n", "amount: 20\n", 1))
+        alice.click("#validate")
+        alice.wait_until("() => document.getElementById('result').textContent.startsWith('valid')")
+        alice.click("#diff")
+        assert f"{RULE} v1 -> v2" in alice.wait_until(
+            "() => { const t = document.getElementById('result').textContent;"
+            " return t.includes('->') && t; }"
+        )
+        # the what-if over the default days: the recorded 30 XP become 60
+        alice.click("#whatif")
+        alice.wait_until("() => document.getElementById('whatif-status').dataset.state === 'done'")
+        amounts = alice.text(f"#whatif-result tr[data-rule='{RULE}'] td.amounts")
+        assert amounts.startswith("XP") and "\u00d72" in amounts
+        before, after, _ = numbers(amounts)
+        assert (before, after) == (30, 60)
+        assert alice.count(f"#whatif-result tr.changed[data-rule='{RULE}']") == 1
+        assert alice.count("#whatif-result tr.changed") == 1
+        alice.screenshot("console-rules-what-if")
+        # push: the shipped access.yaml wants a second crm_manager
+        alice.click("#push")
+        assert "Waiting for a second crm_manager" in alice.wait_until(
+            "() => { const t = document.getElementById('result').textContent;"
+            " return t.startsWith('Waiting') && t; }"
+        )
+        assert alice.text("#revision") == "0"
+    with Browser() as bob:
+        log_in(bob, rules_page, served.token("crm_manager", subject="bob"))
+        assert f"{RULE} v1 -> v2" in bob.text("#pending .request")
+        bob.click("#pending button.approve")
+        bob.wait_until("() => document.getElementById('result').textContent.startsWith('Approved')")
+
+        def switched() -> bool:
+            bob.goto(rules_page)
+            return bob.text("#revision") == "1"
+
+        wait_for(switched, timeout=30, what="the worker to run revision 1")
+        assert "none published yet" not in bob.text("main")
+        bob.screenshot("console-rules-pushed")
+    # every push and approval is in the access log, under the person's name
+    logged = served.consume(
+        served.settings.topics.access_log,
+        "AccessLogEntry",
+        lambda found: any("published ruleset default revision 1" in e["reason"] for e in found),
+    )
+    asked = [e for e in logged if e["subject"] == "alice" and "waits for a second" in e["reason"]]
+    approved = [e for e in logged if "published ruleset default revision 1" in e["reason"]]
+    assert asked and asked[0]["permission"] == "rules.push"
+    assert [e["subject"] for e in approved] == ["bob"]
+    assert "console by alice, approved by bob" in approved[0]["reason"]
+
+
+def test_a_push_cannot_be_approved_by_the_person_who_asked(served):
+    token = served.token("crm_manager", subject="carol")
+    candidate = DEFAULT_RULESET_PATH.read_text(encoding="utf-8").replace(
+        "amount: 10\n", "amount: 30\n", 1
+    )
+    status, asked = post(served.web_url + "/console/api/rules/push", {"yaml": candidate}, token)
+    assert status == 202 and asked["status"] == "pending", asked
+    approve = f"/console/api/rules/pushes/{asked['request_id']}/approve"
+    status, refused = post(served.web_url + approve, {}, token)
+    assert (status, refused["error"]) == (403, "refused") and "second person" in refused["detail"]
+    status, bad = post(served.web_url + "/console/api/rules/validate", {"yaml": "rules: ["}, token)
+    assert status == 400 and bad["problems"] and bad["problems"][0]["line"]
+    too_long = {"yaml": candidate, "from": "2020-01-01"}
+    status, bad = post(served.web_url + "/console/api/rules/whatif", too_long, token)
+    assert status == 400 and "at most" in bad["detail"]
+
+
+def test_support_cannot_open_the_rules_nor_push(served):
+    token = served.token("support", subject="sam")
+    with Browser() as sam:
+        log_in(sam, served.web_url + "/console/players/", token)
+        assert sam.goto(served.web_url + "/console/rules/") == 403
+        assert "rules.read" in sam.text("#refusal")
+        sam.screenshot("console-rules-forbidden")
+    status, refused = post(served.web_url + "/console/api/rules/push", {"yaml": "x"}, token)
+    assert (status, refused["error"]) == (403, "forbidden")

@@ -1,0 +1,395 @@
+"""The player gateway on the real broker with a real worker: a player's decisions arrive on a
+WebSocket in the journal's order, and a reconnect with the last cursor, across a gateway
+restart, loses and repeats nothing; Server-Sent Events deliver the same; the view and the
+rewards are the worker's own; 401/403/410; an interaction lands on its topic; the OpenAPI
+document fuzzed finds no 500."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.generation.modes import GenerationMode
+
+from app.contract.codec import AvroCodec
+from app.devtools.deployment import Deployment, wait_for
+from app.devtools.localbroker import free_port
+from app.devtools.supervise import Child, spawn
+from app.gateway.cursor import Cursor
+from app.gateway.messages import stream_message
+from app.gateway.server import OPENAPI_PATH
+from app.gateway.settings import GatewaySettings
+from app.gateway.tokens import mint_player_token
+from app.leaderboards.board import Board
+from app.operations.privacy import changelog, request_erasure
+from tests.support.factories import natural, table_event
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+GATEWAY_COMMAND = (sys.executable, "-m", "faust", "-A", "app.main", "gateway")
+AUDIENCE = GatewaySettings.from_env({}).audience
+
+
+class Gateway:
+    """A running ``pitboss gateway`` of a deployment, and a client for it."""
+
+    def __init__(self, dep: Deployment, tmp: Path) -> None:
+        self.dep, self.tmp, self.starts = dep, tmp, 0
+        self.port = free_port()
+        self.keys = tmp / "player-keys"
+        self.env = {
+            **dep.env,
+            "PITBOSS_GATEWAY_PORT": str(self.port),
+            "PITBOSS_PLAYER_DEV_KEYS": str(self.keys),
+        }
+        self.child: Child | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.starts += 1
+        self.child = spawn("gateway", GATEWAY_COMMAND, self.env, self.tmp / f"g{self.starts}.log")
+        wait_for(self._ready, 90, what="the gateway ready")
+
+    def _ready(self) -> bool:
+        assert self.child is not None
+        if not self.child.alive():
+            raise AssertionError(f"the gateway exited:\n{self.child.tail()}")
+        if "gateway listening on" not in self.child.log():
+            return False
+        return requests.get(f"{self.url}/health", timeout=5).json()["ready"]
+
+    def stop(self) -> None:
+        assert self.child is not None
+        self.child.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def token(self, player: str, ttl: float = 600, now: float | None = None) -> str:
+        return mint_player_token(self.keys, player, AUDIENCE, ttl=ttl, now=now)
+
+    def get(self, path: str, token: str | None, **params: str) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.get(f"{self.url}{path}", headers=headers, params=params, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory) -> Iterator[Gateway]:
+    dep = Deployment.create(tmp_path_factory.mktemp("gateway"))
+    dep.start_worker()
+    running = Gateway(dep, tmp_path_factory.mktemp("gateway-process"))
+    yield running
+    running.stop()
+    dep.stop_all()
+
+
+def plays(player: str, bets: int, start_s: float = 600) -> list[dict]:
+    """Recent banker bets of one player, each settled with a natural (ingest refuses a
+    week-old event): wager points, the explorer badge, the banker mission's steps and its
+    completion, the day's first natural."""
+    start = int((time.time() - start_s) * 1000)
+    events = []
+    for i in range(bets):
+        common = {"player_id": player, "game": "BACCARAT", "round_id": f"r-{player}-{i}"}
+        bet = {"bet_type": "banker", "stake_minor": 2500, "currency": "EUR"}
+        events.append(
+            table_event(
+                **common,
+                bet=bet,
+                event_id=f"{player}-b{i}-{start}",
+                occurred_at=start + i * 2000,
+            )
+        )
+        events.append(
+            natural(
+                **common,
+                bet=bet,
+                event_id=f"{player}-s{i}-{start}",
+                occurred_at=start + i * 2000 + 1000,
+            )
+        )
+    return events
+
+
+def expected(dep: Deployment, player: str) -> list[dict]:
+    """The stream messages the player's journal entries on Kafka make, in offset order."""
+    dep.wait_caught_up(dep.settings.topics.table_events)
+    name = dep.named(player).encode()
+    codec = AvroCodec("JournalEntry")
+    messages = [
+        stream_message(codec.decode(r.value), Cursor(r.partition, r.offset))
+        for r in dep.read_all(dep.settings.topics.journal)
+        if r.key == name
+    ]
+    return [m for m in messages if m is not None]
+
+
+async def websocket(
+    gw: Gateway, player: str, count: int, cursor: str | None = None, then=None
+) -> list[dict]:
+    """The first ``count`` decision messages of the player's stream (``then()`` runs once the
+    socket is open)."""
+    params = {"access_token": gw.token(player)} | ({"cursor": cursor} if cursor else {})
+    got: list[dict] = []
+    async with aiohttp.ClientSession() as session:
+        url = f"{gw.url}/gateway/v1/players/{player}/stream"
+        async with session.ws_connect(url, params=params) as ws:
+            if then is not None:
+                await asyncio.to_thread(then)
+            while len(got) < count:
+                message = await asyncio.wait_for(ws.receive_json(), 60)
+                if message["type"] != "keepalive":
+                    got.append(message)
+                if message["type"] == "gone":
+                    break
+    return got
+
+
+def sse(gw: Gateway, player: str, count: int, last_event_id: str) -> list[dict]:
+    headers = {
+        "Authorization": f"Bearer {gw.token(player)}",
+        "Accept": "text/event-stream",
+        "Last-Event-ID": last_event_id,
+    }
+    got: list[dict] = []
+    url = f"{gw.url}/gateway/v1/players/{player}/stream"
+    with requests.get(url, headers=headers, stream=True, timeout=60) as response:
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        event: dict[str, str] = {}
+        for line in response.iter_lines(decode_unicode=True):
+            if line:
+                field, _, value = line.partition(": ")
+                event[field] = value
+                continue
+            message = orjson.loads(event["data"])
+            assert event["event"] == message["type"]
+            if message["type"] != "keepalive":
+                assert event["id"] == message["cursor"]
+                got.append(message)
+            event = {}
+            if len(got) == count:
+                break
+    return got
+
+
+def test_decisions_stream_in_order_and_resume_after_a_restart_without_loss_or_repeat(gateway):
+    dep, player = gateway.dep, f"p-ws-{uuid.uuid4().hex[:6]}"
+    first = plays(player, bets=3)
+
+    # a stream opened before the player's first play: everything from then on, in order
+    got = asyncio.run(websocket(gateway, player, 3, then=lambda: dep.produce_events(first)))
+    early = expected(dep, player)
+    assert len(early) >= 3
+    assert got == early[:3]
+    assert "reward_issued" in {m["type"] for m in early}
+
+    # more play while nobody listens and the gateway restarts: a reconnect with the last
+    # cursor gets exactly the rest
+    gateway.stop()
+    dep.produce_events(plays(player, bets=2, start_s=300))
+    gateway.start()
+    expected_after = expected(dep, player)
+    rest = expected_after[3:]
+    assert len(rest) >= 2
+    resumed = asyncio.run(websocket(gateway, player, len(rest), cursor=got[-1]["cursor"]))
+    assert got + resumed == expected_after
+    shown = {m["type"] for m in expected_after}
+    assert {"reward_issued", "mission_progress", "mission_completed"} <= shown
+    assert len({m["cursor"] for m in got + resumed}) == len(expected_after)
+
+    # Server-Sent Events deliver the same, resuming after Last-Event-ID
+    assert sse(gateway, player, len(expected_after) - 1, early[0]["cursor"]) == expected_after[1:]
+
+
+def test_the_view_and_the_rewards_are_the_workers_own(gateway):
+    dep, player = gateway.dep, f"p-view-{uuid.uuid4().hex[:6]}"
+    dep.produce_events(plays(player, bets=4))
+    dep.wait_caught_up(dep.settings.topics.table_events)
+    worker = dep.player_when(player, lambda v: v["known"])["state"]
+    token = gateway.token(player)
+    codec = AvroCodec("Reward")
+    issued = [codec.decode(r.value) for r in dep.read_all(dep.settings.topics.rewards)]
+    mine = [r["reward_id"] for r in issued if r["player_id"] == player][::-1]  # newest first
+    assert mine
+
+    def view() -> dict | None:
+        """The view once the gateway has read the player's state and rewards."""
+        body = gateway.get(f"/gateway/v1/players/{player}", token).json()
+        rewards = gateway.get(f"/gateway/v1/players/{player}/rewards", token, limit="100")
+        caught_up = len(rewards.json()["rewards"]) == len(mine)
+        return body if body["xp"] == worker["xp"] and caught_up else None
+
+    body = wait_for(view, what="the gateway's view to catch up")
+    assert body["points"] == worker["points"] and body["player_id"] == player
+    assert body["badges"] == ["explorer:baccarat"]
+    [mission] = body["missions"]
+    assert (mission["mission"], mission["steps"], mission["target"]) == ("baccarat-banker-x3", 3, 3)
+    assert mission["completed"]
+    assert body["next_level"] is None or 0 <= body["next_level"]["progress"] <= 1
+
+    paged, cursor = [], None
+    while True:
+        page = gateway.get(
+            f"/gateway/v1/players/{player}/rewards",
+            token,
+            limit="2",
+            **({"cursor": cursor} if cursor else {}),
+        ).json()
+        paged += [r["reward_id"] for r in page["rewards"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert paged == mine
+
+
+def test_a_leaderboard_shows_the_top_and_the_players_own_rank(gateway):
+    """The gateway answers from the leaderboards' changelog: the board's rows (rank and
+    score, no one else's id) and the player's own rank and score."""
+    dep = gateway.dep
+    ahead, behind = (f"p-lb{n}-{uuid.uuid4().hex[:6]}" for n in "ab")
+    dep.produce_events(plays(ahead, bets=4) + plays(behind, bets=1))
+    dep.wait_caught_up(dep.settings.topics.table_events)
+    token = gateway.token(behind)
+
+    def agreed() -> tuple[str, Board, dict] | None:
+        """The board of both players as written, once the gateway answers the same."""
+        latest = {
+            r.key.decode(): r.value
+            for r in dep.read_all(changelog(dep.settings, "leaderboards"))
+            if r.key and not r.key.startswith(b"\x00")
+        }
+        for key, value in latest.items():
+            board = Board.from_bytes(value)
+            if board is None or {ahead, behind} - {e.player_id for e in board.entries}:
+                continue
+            path = f"/gateway/v1/players/{behind}/leaderboards/{key}"
+            body = gateway.get(path, token, limit="100").json()
+            rows = [(i, e.total, e.player_id == behind) for i, e in enumerate(board.entries, 1)]
+            if [(r["rank"], r["score"], r["you"]) for r in body["top"]] == rows:
+                return key, board, body
+        return None
+
+    key, board, body = wait_for(agreed, what="the gateway's board to match the changelog")
+    ranks = {e.player_id: (i, e.total) for i, e in enumerate(board.entries, 1)}
+    assert ranks[ahead][0] < ranks[behind][0]
+    assert body["you"] == {"rank": ranks[behind][0], "score": ranks[behind][1]}
+    assert body["size"] == board.top and ahead not in str(body)
+    top1 = gateway.get(f"/gateway/v1/players/{behind}/leaderboards/{key}", token, limit="1")
+    assert len(top1.json()["top"]) == 1
+    bad = gateway.get(f"/gateway/v1/players/{behind}/leaderboards/not-a-board", token)
+    assert bad.status_code == 400 and bad.json()["error"] == "bad_request"
+    other = gateway.get(f"/gateway/v1/players/{ahead}/leaderboards/{key}", token)
+    assert other.status_code == 403
+
+
+def test_a_player_opens_only_their_own_data_with_a_valid_token(gateway, tmp_path):
+    dep, player = gateway.dep, f"p-door-{uuid.uuid4().hex[:6]}"
+    path = f"/gateway/v1/players/{player}"
+    assert gateway.get("/health", None).status_code == 200
+    for route in (path, f"{path}/rewards", "/gateway/v1/openapi.json"):
+        assert gateway.get(route, None).status_code == 401
+    expired = gateway.token(player, ttl=60, now=time.time() - 3600)
+    forged = mint_player_token(tmp_path / "not-the-operator", player, AUDIENCE)
+    for token in (expired, forged, "not-a-token"):
+        answer = gateway.get(path, token)
+        assert answer.status_code == 401 and set(answer.json()) == {"error", "detail"}
+    assert gateway.get(path, gateway.token("someone-else")).status_code == 403
+    assert gateway.get(path, gateway.token(player)).status_code == 200
+    assert gateway.get(f"{path}/stream", gateway.token(player)).status_code == 406
+    bad = gateway.get(f"{path}/rewards", gateway.token(player), cursor="999.1")
+    assert bad.status_code == 400
+
+    # an erased player is gone, even with a valid token
+    dep.produce_events(plays(player, bets=1))
+    dep.player_when(player, lambda v: v["known"])
+
+    def erase() -> None:
+        asyncio.run(request_erasure(dep.settings, player, "dpo"))
+
+    # an open stream is told, and ends
+    ended = asyncio.run(websocket(gateway, player, 100, then=erase))
+    assert ended[-1]["type"] == "gone"
+
+    def gone() -> bool:
+        return gateway.get(path, gateway.token(player)).status_code == 410
+
+    wait_for(gone, 60, what="the erased player to be gone")
+    assert gateway.get(f"{path}/stream", gateway.token(player)).status_code == 410
+
+
+def test_an_interaction_lands_on_its_topic(gateway):
+    dep, player = gateway.dep, f"p-click-{uuid.uuid4().hex[:6]}"
+    body = {"action": "clicked", "reward_id": "rw-123", "surface": "reward-toast"}
+    answer = requests.post(
+        f"{gateway.url}/gateway/v1/players/{player}/interactions",
+        json=body,
+        headers={"Authorization": f"Bearer {gateway.token(player)}"},
+        timeout=30,
+    )
+    assert answer.status_code == 202, answer.text
+    interaction_id = answer.json()["interaction_id"]
+    codec = AvroCodec("PlayerInteraction")
+    records = dep.read_all(dep.settings.topics.player_interactions)
+    landed = [(r.key, codec.decode(r.value)) for r in records]
+    [(key, record)] = [(k, r) for k, r in landed if r["interaction_id"] == interaction_id]
+    assert key == player.encode()
+    assert (record["player_id"], record["action"], record["reward_id"]) == (
+        player,
+        "CLICKED",
+        "rw-123",
+    )
+
+
+def fuzz(gw: Gateway, operation, mode: GenerationMode, player: str) -> set[int]:
+    """Fuzz one operation (in positive mode as the token's own player, so requests get past
+    the door); the statuses it answered."""
+    statuses: set[int] = set()
+    headers = {"Authorization": f"Bearer {gw.token(player)}"}
+    positive = mode is GenerationMode.POSITIVE
+
+    @settings(
+        max_examples=25,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def call(case) -> None:
+        if positive and case.path_parameters:
+            case.path_parameters["player_id"] = player
+        response = case.call(base_url=gw.url, headers=headers, timeout=30)
+        statuses.add(response.status_code)
+        assert response.status_code < 500, (case.path, case.body, response.text[:300])
+        assert "Traceback" not in response.text and 'File "' not in response.text
+
+    call()
+    return statuses
+
+
+def test_the_gateway_survives_a_fuzz_from_its_openapi_document(gateway):
+    """Every operation but the stream (an open stream never ends; its refusals are tested
+    above) is fuzzed, as the player of the token and as anyone."""
+    schema = schemathesis.openapi.from_path(OPENAPI_PATH)
+    player = f"p-fuzz-{uuid.uuid4().hex[:6]}"
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.path.endswith("/stream"):
+            continue
+        has_parameters = bool(operation.path_parameters or operation.body)
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)[: 1 + has_parameters]:
+            statuses = fuzz(gateway, operation, mode, player)
+            if operation.body and mode is GenerationMode.POSITIVE:
+                assert 202 in statuses, "the fuzzed bodies should get past the door"
