@@ -19,7 +19,6 @@ import orjson
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 
 from app.contract.codec import AvroCodec
@@ -31,6 +30,7 @@ from app.devtools.supervise import Child, spawn
 from app.intake.server import OPENAPI_PATH
 from app.intake.sources import SIGNATURE_HEADER, new_key, sign
 from app.security.player_keys import unseal
+from tests.support.fuzz import fuzz
 from tests.support.reference import assert_matches_reference, replay_deployment
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -289,40 +289,14 @@ def test_health_is_open_and_the_openapi_document_needs_a_key(intake):
     assert "/intake/v1/{source}/events" in document.json()["paths"]
 
 
-def fuzz(intake: Intake, operation, mode: GenerationMode) -> set[int]:
-    """Fuzz one operation (in positive mode with a real source, so bodies get past the
-    door); the statuses it answered."""
-    statuses: set[int] = set()
-    headers = {"Authorization": f"Bearer {intake.key}"}
-    positive = mode is GenerationMode.POSITIVE
-
-    @settings(
-        max_examples=25,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(case=operation.as_strategy(generation_mode=mode))
-    def call(case) -> None:
-        if positive and case.path_parameters:
-            case.path_parameters["source"] = "dealerstream"
-        response = case.call(base_url=intake.url, headers=headers, timeout=30)
-        statuses.add(response.status_code)
-        assert response.status_code < 500, (case.path, case.body, response.text[:300])
-        assert "Traceback" not in response.text and 'File "' not in response.text
-
-    call()
-    return statuses
-
-
 def test_the_intake_survives_a_fuzz_from_its_openapi_document(intake):
     schema = schemathesis.openapi.from_path(OPENAPI_PATH)
     for result in schema.get_all_operations():
         operation = result.ok()
         has_parameters = bool(operation.path_parameters or operation.body)
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)[: 1 + has_parameters]:
-            statuses = fuzz(intake, operation, mode)
+            headers = {"Authorization": f"Bearer {intake.key}"}
+            statuses = fuzz(operation, mode, intake.url, headers, {"source": "dealerstream"})
             if operation.body and mode is GenerationMode.POSITIVE:
                 assert statuses - {401}, "the fuzzed bodies should get past the door"
 
