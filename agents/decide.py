@@ -1,4 +1,5 @@
-"""The decide agent: table events and profile updates in; rewards, journal, dead letters out.
+"""The decide agent: table events, the other player inputs (``app.pipeline.inputs``) and
+profile updates in; rewards, journal, dead letters out.
 
 The records arrive a fetch at a time through the consumer's lane (``app.streaming.consumer``).
 Per micro-batch: decide it (``app.pipeline.batch``), make the secrets of players new to the
@@ -25,6 +26,7 @@ from app.contract.registry import SchemaRegistryError
 from app.metrics.batch import record_batch
 from app.pipeline.batch import BatchDecider, BatchResult
 from app.pipeline.ingest import Ingest, Message
+from app.pipeline.inputs import INPUTS
 from app.pipeline.plan import OutputCodecs, needs_secrets, output_plan
 from app.rules.live import LiveEngine
 from app.rules.policy import load_policies, runtime_view
@@ -44,6 +46,7 @@ source = app.topic(
     topics.table_events,
     topics.rekeyed,
     topics.player_profiles,
+    *(getattr(topics, kind.role) for kind in INPUTS),
     key_type=bytes,
     value_type=bytes,
     key_serializer="raw",
@@ -62,6 +65,7 @@ live = LiveEngine(
     settings.operator_timezone,
     lambda: feed.get(settings.ruleset_id),
     runtime_view(load_policies(settings.jurisdictions_path)),
+    settings.game_salt,
 )
 
 

@@ -17,6 +17,7 @@ import app.archive.views
 import app.audit.commands
 import app.console.rules_views
 import app.console.views
+import app.experiments.commands
 import app.metrics.views
 import app.operations.api_views
 import app.operations.commands

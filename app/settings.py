@@ -92,6 +92,18 @@ class TopicNames:
     reward_lifecycle: str
     #: what players did with what they were shown (shown, clicked, ...): ``pitboss gateway``
     player_interactions: str
+    #: players raised to the high risk level, for the RG team (``app.pipeline.plan``)
+    rg_alerts: str
+    #: the operator platform's account events (deposits, logins, KYC): Avro AccountEvent
+    account_events: str
+    #: what players ask of their points (store purchases, spins): Avro PlayerCommand
+    player_commands: str
+    #: tournament prizes for the winners' partitions to decide: Avro TournamentPrize
+    tournament_prizes: str
+    #: each player command's outcome (a COMMAND_APPLIED or COMMAND_REFUSED JournalEntry)
+    command_outcomes: str
+    #: what each player brought in per day (deposits, GGR): Avro PlayerOutcome, for experiments
+    player_outcomes: str
 
     @classmethod
     def from_env(cls, env: Environ) -> TopicNames:
@@ -111,6 +123,12 @@ class TopicNames:
             "player_keys": "player-keys",
             "reward_lifecycle": "reward-lifecycle",
             "player_interactions": "player-interactions",
+            "account_events": "account-events",
+            "player_commands": "player-commands",
+            "tournament_prizes": "tournament-prizes",
+            "command_outcomes": "command-outcomes",
+            "rg_alerts": "rg-alerts",
+            "player_outcomes": "player-outcomes",
         }
         return cls(
             **{
@@ -152,6 +170,11 @@ class Settings:
     leaderboard_retention_days: int
     #: ... by a sweep this often (seconds)
     leaderboard_sweep_interval: float
+    #: how often (seconds) a board's keeper looks for tournaments to finalise
+    tournament_close_interval: float
+    #: a tournament board on a partition that received no score record for this long
+    #: (seconds) closes by the wall clock once it passes end + grace + this
+    tournament_idle_seconds: float
     #: the ruleset (key on crm-rules) this deployment runs
     ruleset_id: str
     #: the per-country policy file that rules are checked against (app/rules/policy.py)
@@ -166,6 +189,9 @@ class Settings:
     #: erasure markers (app/security/erasure_key.py); empty: read or made in the key file
     erasure_key: str = field(repr=False)
     erasure_key_file: Path
+    #: the secret mini-game outcomes derive from (app/core/games.py): set it in production,
+    #: the same on every worker and the replay; empty: outcomes players could compute
+    game_salt: str = field(repr=False)
     topics: TopicNames = field(repr=False)
 
     @classmethod
@@ -199,6 +225,8 @@ class Settings:
             shutdown_timeout=env_float(env, "PITBOSS_SHUTDOWN_TIMEOUT", 20.0),
             leaderboard_retention_days=_env_int(env, "PITBOSS_LEADERBOARD_RETENTION_DAYS", 35),
             leaderboard_sweep_interval=env_float(env, "PITBOSS_LEADERBOARD_SWEEP_SECONDS", 3600),
+            tournament_close_interval=env_float(env, "PITBOSS_TOURNAMENT_CLOSE_SECONDS", 5.0),
+            tournament_idle_seconds=env_float(env, "PITBOSS_TOURNAMENT_IDLE_SECONDS", 60.0),
             ruleset_id=env_text(env, "PITBOSS_RULESET", "default"),
             jurisdictions_path=Path(
                 env_text(
@@ -214,6 +242,7 @@ class Settings:
             erasure_key_file=Path(
                 env_text(env, "PITBOSS_ERASURE_KEY_FILE", str(state_dir / "erasure.key"))
             ).resolve(),
+            game_salt=env_text(env, "PITBOSS_GAME_SALT", ""),
             topics=TopicNames.from_env(env),
         )
 
@@ -249,5 +278,6 @@ class Settings:
         """Settings as printable text, for logs and the ``settings`` command."""
         out = {f.name: str(getattr(self, f.name)) for f in fields(self) if f.name != "topics"}
         out["erasure_key"] = "***" if self.erasure_key else ""
+        out["game_salt"] = "***" if self.game_salt else ""
         out.update({f"topic.{f.name}": getattr(self.topics, f.name) for f in fields(self.topics)})
         return out

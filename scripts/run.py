@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 
 from app.devtools.localbroker import LocalBroker, start_unless_answering
+from app.devtools.simulator.producer import live_time_scale
+from app.devtools.simulator.studio import StudioConfig
 from app.devtools.supervise import Child, spawn, spawn_worker
 from app.gateway.settings import GatewaySettings
 from app.gateway.tokens import mint_player_token
@@ -133,6 +135,24 @@ def start(settings: Settings, logs: Path, children: list[Child]) -> None:
     )
     children.insert(0, simulator)
     log.info("studio simulator producing %s events/s (log: %s)", rate, simulator.log_path)
+    log.info(pace_line(rate))
+
+
+def pace_line(rate: str) -> str:
+    """What the simulator's compressed pace does to the responsible-gaming detectors."""
+    try:
+        scale = live_time_scale(StudioConfig(), float(rate), seed=1)
+    except ValueError:
+        scale = 0.0
+    if 0 < scale < 1.5:
+        return "the simulator plays rounds at a real studio's pace (responsible-gaming markers too)"
+    pace = f"about {scale:.0f}x a real studio's pace" if scale else "a compressed pace"
+    return (
+        f"the simulator plays rounds at {pace}: the responsible-gaming markers that count "
+        "time (losing rounds in 10 minutes, session lengths) trip that much sooner, so the "
+        "cool-downs and risk levels here overstate real play; `python -m scripts.calibrate` "
+        "measures them at real pace (docs/responsible-gaming.md)"
+    )
 
 
 def stop(children: list[Child], settings: Settings, broker: LocalBroker | None) -> None:

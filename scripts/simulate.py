@@ -86,6 +86,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="first produce the players' profiles to the player-profiles topic (default yes)",
     )
     p.add_argument(
+        "--accounts",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also the players' account events (registration, KYC, logins, deposits) to the "
+        "account-events topic (default yes for live runs, no for --preload and --rate 0)",
+    )
+    p.add_argument(
         "--realtime-clock",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -158,6 +165,7 @@ async def _main(args: argparse.Namespace) -> ProduceStats:
         realtime_clock=args.realtime_clock,
         start_ms=args.start,
         topic=args.topic,
+        accounts=args.accounts,
     )
     settings = Settings.from_env()
     pace = "as fast as possible" if args.rate == 0 else f"{args.rate:,.0f} events/s"

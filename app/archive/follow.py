@@ -1,5 +1,6 @@
-"""The archive follower: the journal, rewards, cool-downs, the access log and the players'
-pseudonyms (from ``player-keys``) into PostgreSQL, in batches.
+"""The archive follower: the journal, rewards, cool-downs, the rewards' fulfilment steps
+(``reward-lifecycle``), the access log and the players' pseudonyms (from ``player-keys``)
+into PostgreSQL, in batches.
 
 It runs in its own process (``pitboss archive``) as its own consumer group,
 ``<app id>-archive``, so PostgreSQL never shares an event loop, a CPU or a consumer group
@@ -42,6 +43,7 @@ from app.archive.store import (
 from app.contract.codec import AvroCodec
 from app.contract.errors import DecodeError
 from app.contract.registry import SchemaRegistryError
+from app.experiments.outcomes import OutcomeCodec
 from app.security import kafka_clients
 from app.security.erasure_key import erasure_key
 from app.settings import Settings
@@ -116,6 +118,11 @@ class Follower:
             topics.access_log: ("access_log", AvroCodec("AccessLogEntry", registry_url=registry)),
             # raw: the key is the player id, the value the secret (a tombstone: erased)
             topics.player_keys: ("player_keys", None),
+            topics.player_outcomes: ("outcomes", OutcomeCodec(registry_url=registry)),
+            topics.reward_lifecycle: (
+                "lifecycle",
+                AvroCodec("RewardLifecycle", registry_url=registry),
+            ),
         }
         self.totals = ArchiveTotals()
         self._conn: psycopg.AsyncConnection | None = None

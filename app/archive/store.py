@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -118,10 +118,14 @@ class Batch:
     access_log: list[Located] = field(default_factory=list)
     #: the player-keys topic's records: (player id, secret; None: the player was erased)
     player_keys: list[tuple[str, bytes | None]] = field(default_factory=list)
+    #: the operator's outcome figures (``app.experiments.outcomes``)
+    outcomes: list[Located] = field(default_factory=list)
+    #: the steps of rewards' fulfilment (``pitboss fulfil``'s reward-lifecycle)
+    lifecycle: list[Located] = field(default_factory=list)
 
     def __len__(self) -> int:
         records = (self.journal, self.rewards, self.cooldowns, self.access_log, self.player_keys)
-        return sum(len(kind) for kind in records)
+        return sum(len(kind) for kind in records) + len(self.outcomes) + len(self.lifecycle)
 
 
 @dataclass(slots=True)
@@ -213,6 +217,40 @@ def access_row(entry: dict, at: Origin) -> tuple:
     )
 
 
+def outcome_row(outcome: dict, at: Origin) -> tuple:
+    return (
+        outcome["player_id"],
+        date.fromisoformat(outcome["day"]),
+        outcome["deposits_minor"],
+        outcome["ggr_minor"],
+        outcome["currency"],
+        from_ms(outcome["occurred_at"]),
+        at.topic,
+        at.partition,
+        at.offset,
+    )
+
+
+def lifecycle_row(step: dict, at: Origin) -> tuple:
+    return (
+        step["lifecycle_id"],
+        step["reward_id"],
+        step["player_id"],
+        step["kind"],
+        step["amount"],
+        step["currency"],
+        step["adapter"],
+        step["status"],
+        step["attempts"],
+        step["http_status"],
+        step["reason"],
+        from_ms(step["recorded_at"]),
+        at.topic,
+        at.partition,
+        at.offset,
+    )
+
+
 def _insert(table: str, columns: str, key: str) -> str:
     count = len(columns.split(","))
     placeholders = ", ".join(["%s"] * count)
@@ -243,6 +281,21 @@ INSERT_ACCESS = _insert(
     "request_id, occurred_at, subject, kind, roles, permission, action, player_id, allowed,"
     f" reason, fields_hidden, remote, {_ORIGIN}",
     _ORIGIN,
+)
+INSERT_LIFECYCLE = _insert(
+    "reward_lifecycle",
+    "lifecycle_id, reward_id, player_id, kind, amount, currency, adapter, status, attempts,"
+    f" http_status, reason, recorded_at, {_ORIGIN}",
+    "lifecycle_id",
+)
+#: a player's figures for a day: the latest the operator computed replaces the others
+INSERT_OUTCOME = (
+    "INSERT INTO player_outcomes (player_id, day, deposits_minor, ggr_minor, currency,"
+    f" occurred_at, {_ORIGIN}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (player_id, day) DO UPDATE SET deposits_minor = EXCLUDED.deposits_minor,"
+    " ggr_minor = EXCLUDED.ggr_minor, currency = EXCLUDED.currency,"
+    " occurred_at = EXCLUDED.occurred_at"
+    " WHERE player_outcomes.occurred_at < EXCLUDED.occurred_at"
 )
 
 
@@ -281,6 +334,8 @@ async def write(conn: AsyncConnection, batch: Batch, erasure_key: bytes) -> Writ
             (INSERT_REWARD, [reward_row(r, at) for r, at in kept(batch.rewards)]),
             (INSERT_COOLDOWN, [cooldown_row(c, at) for c, at in kept(batch.cooldowns)]),
             (INSERT_ACCESS, [access_row(a, at) for a, at in kept(batch.access_log)]),
+            (INSERT_OUTCOME, [outcome_row(o, at) for o, at in kept(batch.outcomes)]),
+            (INSERT_LIFECYCLE, [lifecycle_row(s, at) for s, at in kept(batch.lifecycle)]),
         ):
             if rows:
                 await cur.executemany(statement, rows)
@@ -290,7 +345,14 @@ async def write(conn: AsyncConnection, batch: Batch, erasure_key: bytes) -> Writ
 
 
 def _player_ids(batch: Batch) -> Iterable[str | None]:
-    for records in (batch.journal, batch.rewards, batch.cooldowns, batch.access_log):
+    for records in (
+        batch.journal,
+        batch.rewards,
+        batch.cooldowns,
+        batch.access_log,
+        batch.outcomes,
+        batch.lifecycle,
+    ):
         for record, _ in records:
             yield record["player_id"]
 
@@ -369,6 +431,8 @@ async def _delete_rows(
         ("rewards", ids),
         ("cooldowns", ids),
         ("access_log", every),
+        ("player_outcomes", ids),
+        ("reward_lifecycle", ids),
     ):
         await cur.execute(
             sql.SQL("DELETE FROM {} WHERE player_id = ANY(%s)").format(sql.Identifier(table)),
@@ -430,11 +494,19 @@ _TIMELINE = """
 SELECT j.entry_id, j.event_time, j.recorded_at, j.decision, j.rule_id, j.rule_version,
        j.reason, j.event_ids, j.reward_id, j.details,
        r.kind, r.amount, r.currency, r.message,
-       c.reason, c.starts_at, c.ends_at, c.message
+       c.reason, c.starts_at, c.ends_at, c.message,
+       l.status, l.adapter, l.attempts, l.reason, l.recorded_at
 FROM journal j
 LEFT JOIN rewards r ON j.decision = 'REWARD_ISSUED' AND r.reward_id = j.reward_id
 LEFT JOIN cooldowns c ON j.decision = 'COOLDOWN_STARTED'
                       AND c.cooldown_id = j.details ->> 'cooldown_id'
+LEFT JOIN LATERAL (
+    -- the reward's latest fulfilment step (PENDING is written before the others)
+    SELECT status, adapter, attempts, reason, recorded_at FROM reward_lifecycle
+    WHERE j.decision = 'REWARD_ISSUED' AND reward_id = j.reward_id
+    ORDER BY recorded_at DESC, (status = 'PENDING'), lifecycle_id DESC
+    LIMIT 1
+) l ON TRUE
 WHERE {where}
 ORDER BY j.event_time {order}, j.entry_id {order}
 """
@@ -487,11 +559,12 @@ def _timeline_sql(
 
 
 def item(row: Sequence[Any]) -> dict[str, Any]:
-    """One timeline entry as JSON-ready data: the journal entry, with its reward or
-    cool-down when it issued one."""
+    """One timeline entry as JSON-ready data: the journal entry, with its reward (and where
+    its fulfilment stands) or cool-down when it issued one."""
     (entry_id, event_time, recorded_at, decision, rule_id, rule_version, reason, event_ids,
      reward_id, details, kind, amount, currency, message,
-     cd_reason, cd_starts, cd_ends, cd_message) = row  # fmt: skip
+     cd_reason, cd_starts, cd_ends, cd_message,
+     lc_status, lc_adapter, lc_attempts, lc_reason, lc_at) = row  # fmt: skip
     return {
         "entry_id": entry_id,
         "event_time": iso(event_time),
@@ -514,6 +587,15 @@ def item(row: Sequence[Any]) -> dict[str, Any]:
             "starts_at": iso(cd_starts),
             "ends_at": iso(cd_ends),
             "message": cd_message,
+        },
+        "lifecycle": None
+        if lc_status is None
+        else {
+            "status": lc_status,
+            "adapter": lc_adapter,
+            "attempts": lc_attempts,
+            "reason": lc_reason,
+            "at": iso(lc_at),
         },
     }
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from app.pipeline.inputs import INPUTS
 from app.settings import TopicNames
 
 #: A journal entry, as decoded.
@@ -35,9 +36,16 @@ class ReplayRecord:
         return self.timestamp_ms
 
 
+def input_topics(topics: TopicNames) -> tuple[str, ...]:
+    """The topics a replay merges per partition: the worker's inputs."""
+    others = tuple(getattr(topics, kind.role) for kind in INPUTS)
+    return (topics.player_profiles, topics.table_events, topics.rekeyed, *others)
+
+
 def input_rank(topics: TopicNames) -> dict[str, int]:
-    """Tie-break for equal timestamps: a profile before the play it describes."""
-    return {topics.player_profiles: 0, topics.table_events: 1, topics.rekeyed: 2}
+    """Tie-break for equal timestamps: a profile before the play it describes, then the
+    table events, the re-keyed records and the other inputs in registry order."""
+    return {topic: rank for rank, topic in enumerate(input_topics(topics))}
 
 
 def merge_by_time(

@@ -4,7 +4,8 @@ the journal, and optionally decided again under a candidate ruleset (what-if).
 Pure: no Kafka, no clock (``app/audit/source.py`` reads the topics). What it reproduces and
 where it can only approximate the worker:
 
-- **Records.** Per partition, ``player-profiles``, ``table-events`` and the re-keyed topic are
+- **Records.** Per partition, ``player-profiles``, ``table-events``, the re-keyed topic and
+  the other player inputs (``app.pipeline.inputs``: account events, interactions) are
   merged by Kafka timestamp (each topic-partition in offset order), cut into chunks and run
   through ``app.pipeline.batch.BatchDecider``: the worker's code. Where the chunks are cut
   does not change a decision.
@@ -123,6 +124,11 @@ class PartitionReplay:
                 continue
             if entry["decision"] == "EVENT_REJECTED":
                 self.report.rejected_journal.append([partition, offset, entry])
+                continue
+            if entry["decision"] == "TOURNAMENT_FINISHED":
+                # Kept out: the board keeper's, decided from the board at its wall-clock
+                # close, not from a player's records; the prizes it lists are decided on the
+                # winners' partitions from their TournamentPrize records, which this replays.
                 continue
             self._journal.setdefault(identity(entry), []).append((partition, offset, entry))
             revision = entry["details"].get("revision")
@@ -249,13 +255,9 @@ class PartitionReplay:
         """EVENT_REJECTED entries with their range, found by their record (rare: decode again)."""
         by_id: dict[str, tuple[ReplayRecord, Entry]] = {}
         for record in chunk:
-            if record.topic == self.topics.player_profiles or record.value is None:
-                continue
-            try:
-                event = self.ingest.events.decode(record.value)
-            except ValueError:
-                continue
-            by_id.setdefault(event["event_id"], (record, event))
+            event = self.ingest.event_of(record)
+            if event is not None:
+                by_id.setdefault(event["event_id"], (record, event))
         for entry in rejected:
             found = by_id.get(entry["event_ids"][0]) if entry["event_ids"] else None
             in_range = found is not None and self.window.holds(

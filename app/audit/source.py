@@ -27,7 +27,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from app.audit.model import ReplayRange, ReplayRecord, input_rank
+from app.audit.model import ReplayRange, ReplayRecord, input_rank, input_topics
 from app.audit.replay import PartitionReplay, Secrets
 from app.audit.report import Report
 from app.audit.revisions import Revision, RevisionBook, revisions_from_history
@@ -151,7 +151,8 @@ async def _merged(
 
 def _make_engine(settings: Settings) -> Callable[[Ruleset], Engine]:
     jurisdictions = runtime_view(load_policies(settings.jurisdictions_path))
-    return lambda ruleset: Engine(ruleset, settings.operator_timezone, jurisdictions)
+    salt = settings.game_salt.encode()  # the workers' (PITBOSS_GAME_SALT): the same outcomes
+    return lambda ruleset: Engine(ruleset, settings.operator_timezone, jurisdictions, salt)
 
 
 async def load_revisions(consumer: AIOKafkaConsumer, settings: Settings) -> list[Revision]:
@@ -253,7 +254,8 @@ async def run_replay(settings: Settings, options: ReplayOptions | None = None) -
         if window.offsets is not None:  # a partition with no range has nothing to compare
             partitions = [p for p in partitions if p in window.offsets]
         todo = [p for p in partitions if p not in report.partitions_done]
-        inputs = (topics.player_profiles, topics.table_events, topics.rekeyed)
+        # table-events leads; an input topic never created has nothing to replay
+        inputs = [t for t in input_topics(topics) if t in existing or t == topics.table_events]
         tps = {p: [TopicPartition(t, p) for t in inputs] for p in todo}
         all_tps = [tp for group in tps.values() for tp in group]
         journal_tps = {p: TopicPartition(topics.journal, p) for p in todo}

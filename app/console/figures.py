@@ -1,6 +1,8 @@
 """Per-rule figures from the archive for the Rules page: fires, players reached, amounts,
-suppressions by reason and A/B arms per rule and version over a range of days, and the daily
-amounts and mission progress the flags (``app.console.flags``) judge.
+suppressions by reason and A/B arms per rule and version over a range of days; per rule and
+A/B variant, how players answered the rewards (shown, clicked, dismissed, claimed: the
+journal's ``INTERACTION_RECORDED`` entries) and the click-through; and the daily amounts and
+mission progress the flags (``app.console.flags``) judge.
 
 Read-only queries on the archive's ``journal`` (and ``rewards`` for the currency), over the
 connection the archive's views open. Days are the operator's calendar days
@@ -83,6 +85,30 @@ class RuleFigures:
     arms: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
+#: The actions a player's interaction names (``app.core.interactions``), as the page counts them.
+ACTIONS = ("SHOWN", "CLICKED", "DISMISSED", "CLAIMED")
+
+
+@dataclass
+class Engagement:
+    """How players answered one rule's rewards under one A/B variant ("" for none): rewards
+    issued, and the distinct rewards (or messages) shown, clicked, dismissed and claimed."""
+
+    rule_id: str
+    variant: str
+    issued: int = 0
+    answered: dict[str, int] = field(default_factory=dict)
+
+    def count(self, action: str) -> int:
+        return self.answered.get(action, 0)
+
+    @property
+    def click_through(self) -> float | None:
+        """Clicked over shown; None before anything was shown."""
+        shown = self.count("SHOWN")
+        return self.count("CLICKED") / shown if shown else None
+
+
 OUTCOMES = f"""
 SELECT j.rule_id, j.rule_version, j.decision, j.reason, j.details->>'kind',
        j.details->>'variant', r.currency, count(*), sum({_AMOUNT})
@@ -109,6 +135,23 @@ SELECT rule_id, count(DISTINCT player_id) FILTER (WHERE decision = 'MISSION_PROG
  WHERE event_time >= %s AND event_time < %s
    AND decision IN ('MISSION_PROGRESS', 'MISSION_COMPLETED')
  GROUP BY 1
+"""
+
+#: Per rule and variant: rewards issued, and the distinct rewards (or messages) per action.
+ENGAGEMENT = """
+SELECT rule_id, coalesce(details->>'variant', ''), 'ISSUED', count(*)
+  FROM journal
+ WHERE event_time >= %(start)s AND event_time < %(end)s AND decision = 'REWARD_ISSUED'
+   AND rule_id IS NOT NULL
+ GROUP BY 1, 2
+UNION ALL
+SELECT rule_id, coalesce(details->>'variant', ''), details->>'action',
+       count(DISTINCT coalesce(nullif(reward_id, ''), nullif(details->>'message_id', ''),
+                               entry_id))
+  FROM journal
+ WHERE event_time >= %(start)s AND event_time < %(end)s AND decision = 'INTERACTION_RECORDED'
+   AND rule_id IS NOT NULL
+ GROUP BY 1, 2, 3
 """
 
 
@@ -170,3 +213,21 @@ async def mission_progress(
     async with conn.cursor() as cur:
         await cur.execute(MISSIONS, (end - timedelta(days=window_days), end))
         return {rule_id: (players, done) for rule_id, players, done in await cur.fetchall()}
+
+
+def fold_engagement(rows: list[tuple[Any, ...]]) -> list[Engagement]:
+    """The rows of ENGAGEMENT per rule and variant, by rule then variant."""
+    found: dict[tuple[str, str], Engagement] = {}
+    for rule_id, variant, action, count in rows:
+        figures = found.setdefault((rule_id, variant), Engagement(rule_id, variant))
+        if action == "ISSUED":
+            figures.issued += count
+        elif action in ACTIONS:
+            figures.answered[action] = figures.answered.get(action, 0) + count
+    return sorted(found.values(), key=lambda e: (e.rule_id, e.variant))
+
+
+async def engagement(conn: AsyncConnection, days: DayRange) -> list[Engagement]:
+    async with conn.cursor() as cur:
+        await cur.execute(ENGAGEMENT, {"start": days.start(), "end": days.end()})
+        return fold_engagement(await cur.fetchall())

@@ -28,6 +28,10 @@ def _by(pairs: Iterable[tuple[dict[str, str], float]], *labels: str) -> dict[str
     sums: dict[str, float] = defaultdict(float)
     for found, value in pairs:
         sums[" ".join(filter(None, (found.get(label) for label in labels))) or "-"] += value
+    return _largest_first(sums)
+
+
+def _largest_first(sums: dict[str, float]) -> dict[str, int]:
     return dict(sorted(((k, int(v)) for k, v in sums.items()), key=lambda kv: (-kv[1], kv[0])))
 
 
@@ -66,3 +70,36 @@ def rule_outcomes(registry: Collector) -> dict[str, dict[str, int]]:
     for labels, value in _samples(registry).get("pitboss_decisions_total", []):
         outcomes[labels["rule"]][labels["outcome"]] += int(value)
     return dict(outcomes)
+
+
+#: The overview's groupings: label -> count, summed over workers.
+GROUPINGS = ("rewards_by_rule", "rewards_by_kind", "amounts_by_kind", "suppressions_by_reason")
+
+
+def merged(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """The group's figures: the workers' overview documents added up, except the lag: a
+    partition two workers report (an active and a standby of a changelog) counts once, at the
+    larger of their figures."""
+    totals: dict[str, int] = defaultdict(int)
+    groups: dict[str, dict[str, float]] = {name: defaultdict(float) for name in GROUPINGS}
+    for document in documents:
+        for name, value in document["totals"].items():
+            totals[name] += value
+        for name in GROUPINGS:
+            for label, value in document[name].items():
+                groups[name][label] += value
+    lag: dict[tuple[str, int], int] = {}
+    for document in documents:
+        for p in document["lag"]:
+            where = (p["topic"], p["partition"])
+            lag[where] = max(lag.get(where, 0), p["records"])
+    return {
+        "ready": bool(documents) and all(d["ready"] for d in documents),
+        "totals": dict(totals),
+        **{name: _largest_first(sums) for name, sums in groups.items()},
+        "cooldowns_running": sum(d["cooldowns_running"] for d in documents),
+        "lag": [
+            {"topic": topic, "partition": partition, "records": records}
+            for (topic, partition), records in sorted(lag.items())
+        ],
+    }

@@ -15,13 +15,15 @@ from zoneinfo import ZoneInfo
 import orjson
 from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
+from psycopg import AsyncConnection
 
 from agents.decide import live
 from agents.rules import feed
 from app.archive.store import ArchiveUnavailable
 from app.archive.views import archive_connection
+from app.console import approvals
 from app.console import figures as archived
-from app.console.approvals import ApprovalRefused, PendingPushes
+from app.console.approvals import ApprovalRefused
 from app.console.candidate import (
     CandidateTooLarge,
     diff_json,
@@ -31,6 +33,7 @@ from app.console.candidate import (
     publish,
     validate,
 )
+from app.console.charts import daily_chart
 from app.console.flags import dead_missions, over_generous
 from app.console.limits import ConsoleLimits
 from app.console.overview import rule_outcomes
@@ -47,8 +50,7 @@ from app.security.middleware import ACCESS, requires
 from app.streaming.faust_app import app, settings
 
 LIMITS = ConsoleLimits.from_env()
-WHAT_IFS = WhatIfRunner(settings, LIMITS)
-PENDING = PendingPushes()
+WHAT_IFS = WhatIfRunner(settings, LIMITS, archive_connection)
 #: Kafka could not be reached or refused: the push did not happen (503).
 UNREACHABLE = (KafkaError, RulesTopicMissingError, OSError, asyncio.TimeoutError)
 
@@ -98,6 +100,8 @@ async def _answer(view: View, work: Any) -> Response:
         return _error(view, exc.status, "refused", str(exc))
     except ApprovalRefused as exc:
         return _error(view, exc.status, "refused", str(exc))
+    except ArchiveUnavailable as exc:
+        return _error(view, 503, "unavailable", f"the archive holds push requests: {exc}")
     except UNREACHABLE as exc:
         return _error(view, 503, "unavailable", f"Kafka could not be used: {exc}")
 
@@ -117,13 +121,14 @@ def _may(request: Request, permission: str) -> bool:
     return access.policy.authorize(access.principal, permission).allowed
 
 
-async def _archived(days: archived.DayRange) -> dict[str, Any]:
-    async with archive_connection() as conn:
-        rules = await archived.rule_figures(conn, days)
-        daily = await archived.daily_amounts(conn, days, LIMITS.generous_history_days)
-        missions = await archived.mission_progress(conn, days, LIMITS.dead_mission_days)
+async def _archived(conn: AsyncConnection, days: archived.DayRange) -> dict[str, Any]:
+    rules = await archived.rule_figures(conn, days)
+    daily = await archived.daily_amounts(conn, days, LIMITS.generous_history_days)
+    missions = await archived.mission_progress(conn, days, LIMITS.dead_mission_days)
     return {
         "rules": rules,
+        "engagement": await archived.engagement(conn, days),
+        "chart": daily_chart(daily, days.first, days.last),
         "generous": over_generous(
             daily, days.first, days.last, LIMITS.generous_factor, LIMITS.generous_history_days
         ),
@@ -165,7 +170,7 @@ class RulesPage(View):
             "editor": editor_text(published),
             "live_revision": ruleset.revision if published is not None else 0,
             "may": {p: _may(request, p) for p in ("rules.whatif", "rules.push")},
-            "pending": [r.to_json() for r in PENDING.listed()],
+            "pending": [],
             "limits": LIMITS,
             "days": None,
             "figures": None,
@@ -177,7 +182,10 @@ class RulesPage(View):
             return page("rules.html", status=400, **{**context, "problem": str(exc)})
         context["days"] = days
         try:
-            context["figures"] = await _archived(days)
+            async with archive_connection() as conn:
+                waiting = await approvals.listed(conn, settings.ruleset_id)
+                context["pending"] = [r.to_json() for r in waiting]
+                context["figures"] = await _archived(conn, days)
         except ArchiveUnavailable as exc:
             context["problem"] = str(exc)
         return page("rules.html", **context)
@@ -250,10 +258,10 @@ class WhatIfJobView(View):
     """A what-if's progress and, once done, per rule the recorded and candidate figures."""
 
     async def get(self, request: Request, job_id: str) -> Response:
-        job = WHAT_IFS.get(job_id)
+        job = await WHAT_IFS.find(job_id)
         if job is None:
-            return _error(self, 404, "not_found", "no such what-if on this worker")
-        return self.json(job.to_json())
+            return _error(self, 404, "not_found", "no such what-if")
+        return self.json(job)
 
 
 @app.page("/console/api/rules/push")
@@ -292,7 +300,10 @@ class PushView(View):
             )
         if not diff.has_changes:
             return self.json({"status": "unchanged", **diff_json(diff)})
-        pending = PENDING.add(subject, text, diff.live_revision, diff.lines())
+        async with archive_connection() as conn:
+            pending = await approvals.add(
+                conn, settings.ruleset_id, subject, text, diff.live_revision, diff.lines()
+            )
         await _log(
             request,
             f"push request {pending.request_id} waits for a second crm_manager: "
@@ -304,22 +315,26 @@ class PushView(View):
 @app.page("/console/api/rules/pushes/{request_id}/approve")
 @requires("rules.push")
 class ApproveView(View):
-    """A second crm_manager approves a waiting push: it is published as asked, only if the
-    revision it was diffed against is still live."""
+    """A second crm_manager approves a waiting push, on any worker: it is published as asked,
+    once, only if the revision it was diffed against is still live."""
 
     async def post(self, request: Request, request_id: str) -> Response:
         async def work() -> Response:
             approver = request[ACCESS].principal.subject
-            pending = PENDING.for_approval(request_id, approver)
-            source = f"console by {pending.requester}, approved by {approver}"
-            try:
-                published, diff = await publish(
-                    settings, pending.text, source, pending.live_revision
-                )
-            except (StaleRevisionError, RulesFileError):
-                PENDING.drop(request_id)  # it can never pass now: ask again
-                raise
-            PENDING.drop(request_id)
+            async with archive_connection() as conn:
+                pending = await approvals.claim(conn, settings.ruleset_id, request_id, approver)
+                source = f"console by {pending.requester}, approved by {approver}"
+                try:
+                    published, diff = await publish(
+                        settings, pending.text, source, pending.live_revision
+                    )
+                except (StaleRevisionError, RulesFileError):
+                    await approvals.drop(conn, request_id)  # it can never pass now: ask again
+                    raise
+                except BaseException:
+                    await approvals.release(conn, request_id)  # not tried: it waits again
+                    raise
+                await approvals.drop(conn, request_id)
             what = f"approval of push request {request_id}"
             return await _published(self, request, published, diff, what)
 

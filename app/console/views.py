@@ -21,6 +21,7 @@ from app.archive import store
 from app.archive.store import ArchiveUnavailable
 from app.archive.views import BadRequest, archive_connection, encode_cursor, timeline_query
 from app.console import words
+from app.console.group import Group, peer_urls
 from app.console.overview import overview
 from app.console.pages import NAVIGATION, page
 from app.console.session import close_session, open_session
@@ -107,14 +108,34 @@ def cooldowns_running() -> int:
     return len(running)
 
 
+GROUP = Group()
+
+
+def own_overview() -> dict[str, Any]:
+    """This worker's overview document."""
+    return overview(REGISTRY, consumer_state(app), cooldowns_running(), settings.worker_id)
+
+
 @app.page("/console/api/overview")
 @requires("stats.read")
 class OverviewDataView(View):
     """The live overview's figures on this worker: counters since it started, lag, cool-downs."""
 
     async def get(self, request: Request) -> Response:
+        return self.json(own_overview())
+
+
+@app.page("/console/api/overview/group")
+@requires("stats.read")
+class GroupOverviewView(View):
+    """The overview of every worker: this one's figures, each other worker's (asked at the URL
+    it advertises, with the viewer's credentials), their total, and who did not answer."""
+
+    async def get(self, request: Request) -> Response:
+        advertised = [*app.assignor.tables_metadata(), *app.assignor.external_topics_metadata()]
+        peers = peer_urls(advertised, str(app.conf.canonical_url))
         return self.json(
-            overview(REGISTRY, consumer_state(app), cooldowns_running(), settings.worker_id)
+            await GROUP.overview(own_overview(), peers, app.http_client, request.headers)
         )
 
 

@@ -9,6 +9,11 @@ the console bounds what it asks for: one what-if at a time per worker, a range o
 records read (the replay warms up from the earliest retained record, so the range alone does
 not bound the work); a larger replay is stopped, saying to run ``pitboss replay --what-if``
 on a machine of its own.
+
+Each job is also written to the archive's PostgreSQL (``console_whatif_jobs``, migration
+0005) when it starts, every ``SAVE_EVERY_S`` while it runs and when it ends, so any worker's
+console follows it and its result outlives a restart. A running job whose worker stopped
+saving it is reported as failed. Without the archive, a job is followed on its own worker only.
 """
 
 from __future__ import annotations
@@ -19,10 +24,16 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import orjson
+import psycopg
+from psycopg import AsyncConnection
+
+from app.archive.store import ArchiveUnavailable
 from app.audit.model import ReplayRange
 from app.audit.report import tally_difference
 from app.audit.source import Progress, ReplayOptions, run_replay
@@ -34,8 +45,21 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DAY_MS = 86_400_000
-#: Finished what-ifs kept for their pages to read.
+#: Finished what-ifs kept in memory (the archive keeps them all).
 KEPT = 20
+#: How often a running job's progress is written to the archive.
+SAVE_EVERY_S = 1.0
+#: A running job not saved for this long has lost its worker.
+STALE_S = 30.0
+SAVE = """
+INSERT INTO console_whatif_jobs (job_id, worker_id, job) VALUES (%s, %s, %s)
+ON CONFLICT (job_id) DO UPDATE SET job = EXCLUDED.job, updated_at = now()
+"""
+FIND = """
+SELECT worker_id, job, extract(epoch FROM now() - updated_at) FROM console_whatif_jobs
+ WHERE job_id = %s
+"""
+Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 
 
 class WhatIfRefused(ValueError):
@@ -104,15 +128,50 @@ async def in_thread(work: Coroutine[Any, Any, T]) -> T:
 
 
 class WhatIfRunner:
-    """The what-ifs of one worker: at most one running, the last few kept."""
+    """The what-ifs of one worker: at most one running, the last few kept; every job also in
+    the archive (``connect`` opens a connection to it) for the other workers' consoles."""
 
-    def __init__(self, settings: Settings, limits: ConsoleLimits) -> None:
-        self.settings, self.limits = settings, limits
+    def __init__(self, settings: Settings, limits: ConsoleLimits, connect: Connect) -> None:
+        self.settings, self.limits, self.connect = settings, limits, connect
         self.jobs: dict[str, WhatIfJob] = {}
         self.tasks: set[asyncio.Task] = set()
 
-    def get(self, job_id: str) -> WhatIfJob | None:
-        return self.jobs.get(job_id)
+    async def find(self, job_id: str) -> dict[str, Any] | None:
+        """A job of this worker, else one the archive holds (a running one whose worker
+        stopped saving it reads as failed); None: no such job, or no archive to ask."""
+        if (job := self.jobs.get(job_id)) is not None:
+            return job.to_json()
+        try:
+            async with self.connect() as conn:
+                row = await (await conn.execute(FIND, (job_id,))).fetchone()
+        except (ArchiveUnavailable, psycopg.Error) as exc:
+            log.info("what-if %s not looked up in the archive: %s", job_id[:40], exc)
+            return None
+        if row is None:
+            return None
+        worker_id, found, silent_s = row
+        if found["state"] == "running" and silent_s > STALE_S:
+            found["state"] = "failed"
+            found["error"] = (
+                f"worker {worker_id}, which ran this what-if, stopped before it finished "
+                "(restarted or gone); start it again"
+            )
+        return found
+
+    async def _save(self, job: WhatIfJob) -> None:
+        try:
+            async with self.connect() as conn:
+                await conn.execute(
+                    SAVE,
+                    (job.job_id, self.settings.worker_id, orjson.dumps(job.to_json()).decode()),
+                )
+        except (ArchiveUnavailable, psycopg.Error) as exc:
+            log.info("what-if %s not saved in the archive: %s", job.job_id, exc)
+
+    async def _keep_saving(self, job: WhatIfJob) -> None:
+        while True:
+            await self._save(job)
+            await asyncio.sleep(SAVE_EVERY_S)
 
     def start(self, text: str, from_ms: int, to_ms: int, subject: str) -> WhatIfJob:
         """Start replaying ``from_ms``..``to_ms`` (event time, to exclusive) under the
@@ -153,6 +212,16 @@ class WhatIfRunner:
             job.stop.set()
 
     async def _run(self, job: WhatIfJob, text: str) -> None:
+        saving = asyncio.create_task(self._keep_saving(job))
+        try:
+            await self._replay(job, text)
+        finally:
+            saving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await saving  # no older save may land after the last one
+            await self._save(job)
+
+    async def _replay(self, job: WhatIfJob, text: str) -> None:
         started = time.monotonic()
         try:
             with candidate_file(text) as path:

@@ -28,6 +28,7 @@ DECISIONS = {
     "BOOST_USED": "Boost used",
     "BOOST_ENDED": "Boost ended",
     "RISK_LEVEL_CHANGED": "Risk level changed",
+    "EXPOSED": "A/B test exposure",
     "OTHER": "Other",
 }
 
@@ -41,6 +42,7 @@ HOLDS = {
     "cooldown_active": "the player is in a responsible-gaming cool-down",
     "risk_medium": "the player's risk level (medium) pauses marketing rewards",
     "risk_high": "the player's risk level (high) pauses every incentive",
+    "claim_expired": "the player did not claim it in time",
 }
 #: Holds that reveal a harm signal: worded as PROTECTED for viewers without RG access.
 RG_HOLDS = frozenset(

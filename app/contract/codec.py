@@ -11,6 +11,7 @@ and a known fingerprint costs one dict lookup before fastavro reads the body.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from io import BytesIO
 from typing import Any
@@ -94,15 +95,28 @@ def _make_reader(resolution: Resolution, offset: int) -> MessageReader:
     return read
 
 
+#: An object's default repr, e.g. ``<_io.BytesIO object at 0x7fa9…>``, that fastavro puts into
+#: some messages ("cannot read boolean from <_io.BytesIO …>").
+_OBJECT_REPR = re.compile(r"<[^<>]* object at 0x[0-9a-fA-F]+>")
+
+
+def _words(exc: Exception) -> str:
+    """fastavro's message without memory addresses: a dead letter's reason must be the same
+    whenever the same bytes are read, so a replay judges them alike."""
+    return _OBJECT_REPR.sub("the body", str(exc))
+
+
 def _body_error(name: str, fingerprint: str, exc: Exception) -> DecodeError:
     if isinstance(exc, SchemaResolutionError):
         return DecodeError(
             "UNDECODABLE",
-            f"writer schema {fingerprint} cannot be read as the current {name}: {exc}",
+            f"writer schema {fingerprint} cannot be read as the current {name}: {_words(exc)}",
         )
     if isinstance(exc, EOFError):
-        return DecodeError("UNDECODABLE", f"truncated {name} body: {exc}")
-    return DecodeError("UNDECODABLE", f"malformed {name} body: {type(exc).__name__}: {exc}")
+        return DecodeError(
+            "UNDECODABLE", f"truncated {name} body: {_words(exc) or 'it ends too early'}"
+        )
+    return DecodeError("UNDECODABLE", f"malformed {name} body: {type(exc).__name__}: {_words(exc)}")
 
 
 # --- the codec ----------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def reward(rule: Rule, event: Record, grant: Grant, event_ids: list[str], now_ms
         "currency": grant.currency,
         "message": grant.message,
         "table_id": event["table_id"],
-        "game": event["game"],
+        "game": event["game"] or "OTHER",  # an account event is of no game
         "dealer_id": event.get("dealer_id"),
         "trigger_event_ids": list(event_ids),
         "event_time": event["occurred_at"],
@@ -420,3 +420,53 @@ def journal_entry(
         "event_time": event_time,
         "recorded_at": now_ms,
     }
+
+
+def interaction_recorded(event: Record, details: dict[str, str], now_ms: int) -> Record:
+    """What a player did with a reward or message (``app.core.interactions``): under the
+    rule and reward it is about, so click-through counts per rule and variant."""
+    interaction = event["interaction"]
+    return journal_entry(
+        decision="INTERACTION_RECORDED",
+        player_id=event["player_id"],
+        rule_id=interaction.get("rule_id"),
+        rule_version=None,
+        reason=interaction.get("action"),
+        event_ids=[event["event_id"]],
+        reward_id=interaction.get("reward_id"),
+        details=details,
+        event_time=event["occurred_at"],
+        now_ms=now_ms,
+    )
+
+
+def account_event(event: Record, reason: str, details: dict[str, str], now_ms: int) -> Record:
+    """An account event that changed what the guards decide (a KYC status)."""
+    return journal_entry(
+        decision="ACCOUNT_EVENT",
+        player_id=event["player_id"],
+        rule_id=None,
+        rule_version=None,
+        reason=reason,
+        event_ids=[event["event_id"]],
+        reward_id=None,
+        details={"event_type": event["event_type"], **details},
+        event_time=event["occurred_at"],
+        now_ms=now_ms,
+    )
+
+
+def deposit_flagged(event: Record, reason: str, details: dict[str, str], now_ms: int) -> Record:
+    """A deposit pattern a market flags for its AML team, with the thresholds and figures."""
+    return journal_entry(
+        decision="DEPOSIT_FLAGGED",
+        player_id=event["player_id"],
+        rule_id=None,
+        rule_version=None,
+        reason=reason,
+        event_ids=[event["event_id"]],
+        reward_id=None,
+        details=details,
+        event_time=event["occurred_at"],
+        now_ms=now_ms,
+    )

@@ -113,10 +113,10 @@ def _fields(
     return _Fields(
         player=event["player_id"],
         dealer=event.get("dealer_id") or "the dealer",
-        table=event["table_id"],
-        game=event["game"].lower(),
+        table=event["table_id"] or "",  # empty on an input of no table (a command)
+        game=(event["game"] or "").lower(),
         game_variant=event.get("game_variant") or "",
-        studio=event["studio_id"],
+        studio=event["studio_id"] or "",
         amount=amount,
         kind=kind,
         variant=variant or "",

@@ -21,8 +21,11 @@ from app.core.state import PlayerState
 
 PLAY = PLACED | SETTLED
 HIGH = RISK_LEVELS.index("high")
-# The session's fields in ``PlayerState.session``.
-_START, _LAST, _BASE_SUM, _BASE_N, _NET = range(5)
+# The session's fields in ``PlayerState.session``: the baseline's round stakes and stakes
+# per bet, the net loss, the last round's stake per bet and whether it lost, and the last
+# rounds' raises after a loss (a bit each, newest lowest).
+_START, _LAST, _BASE_SUM, _BASE_N, _NET, _BASE_PER_BET, _PREV, _PREV_LOST, _RAISES = range(9)
+_FIELDS = 9
 
 
 def observe_play(state: PlayerState, event: Mapping, p: Protection, tz: ZoneInfo) -> None:
@@ -30,7 +33,7 @@ def observe_play(state: PlayerState, event: Mapping, p: Protection, tz: ZoneInfo
     t = event["occurred_at"]
     session = state.session
     if not session or t - session[_LAST] >= p.session_break_ms:
-        session = state.session = [t, t, 0, 0, 0]
+        session = state.session = [t, t] + [0] * (_FIELDS - 2)
     elif t > session[_LAST]:
         session[_LAST] = t
     length = session[_LAST] - session[_START]
@@ -44,16 +47,28 @@ def observe_play(state: PlayerState, event: Mapping, p: Protection, tz: ZoneInfo
 
 
 def observe_closed(state: PlayerState, played: Round, p: Protection) -> None:
-    """A closed round: count it in the session; mark a stake far above the session's start."""
+    """A closed round: count it in the session; mark a stake far above the session's start
+    and raises of the stake right after losing rounds. Stakes are compared per bet, like
+    with like: a four-bet roulette spin does not stake "four times" a one-bet spin."""
     session = state.session
     if not session:
         return
+    if len(session) < _FIELDS:  # a session kept before the per-bet fields
+        session.extend([0] * (_FIELDS - len(session)))
+    per_bet = played.stake // max(1, played.bets)
     session[_NET] += played.net
     if session[_BASE_N] < p.escalation_baseline:
         session[_BASE_SUM] += played.stake
+        session[_BASE_PER_BET] += per_bet
         session[_BASE_N] += 1
-    elif played.stake * session[_BASE_N] >= p.escalation_factor * session[_BASE_SUM] > 0:
+    elif per_bet * session[_BASE_N] >= p.escalation_factor * session[_BASE_PER_BET] > 0:
         _seen(state, "stake_escalation", played.at)
+    raised = session[_PREV_LOST] and per_bet >= p.chase_raise_factor * session[_PREV] > 0
+    raises = ((session[_RAISES] << 1) | bool(raised)) & ((1 << p.chase_raises_within) - 1)
+    session[_RAISES] = raises
+    session[_PREV], session[_PREV_LOST] = per_bet, int(played.net > 0)
+    if raised and raises.bit_count() >= p.chase_raises:
+        _seen(state, "stake_chasing", played.at)
 
 
 def typical_stake(state: PlayerState, p: Protection) -> int | None:
@@ -86,7 +101,7 @@ def reality_check(
     state: PlayerState, level: int, p: Protection, currencies: Currencies
 ) -> dict[str, str]:
     """What the player is told at ``level`` (low, medium): time played and net result."""
-    session = state.session or [0, 0, 0, 0, 0]
+    session = state.session or [0] * _FIELDS
     minutes = (session[_LAST] - session[_START]) // 60_000
     result = -session[_NET]  # the player's result: wins minus stakes
     house = currencies.house

@@ -31,6 +31,8 @@ class Round:
     net: int
     #: event time of its last settlement
     at: int
+    #: settled bets in it: ``stake / bets`` is the round's stake per bet
+    bets: int = 1
 
 
 def observe_round(state: PlayerState, event: Mapping, currencies: Currencies) -> list[Round]:
@@ -77,4 +79,4 @@ def _close(state: PlayerState, closed: list[Round]) -> None:
     """End the open round; one with no settlement (bets never settled) counts nothing."""
     current, state.round = state.round, []
     if current and current[_SETTLED]:
-        closed.append(Round(current[_STAKE], current[_NET], current[_AT]))
+        closed.append(Round(current[_STAKE], current[_NET], current[_AT], current[_SETTLED]))

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from app.core.cel import Bound
 from app.core.money import NO_CONVERSION, Currencies
+
+if TYPE_CHECKING:
+    from app.core.tournaments import Tournament
 
 #: A compiled expression: evaluated against the bound ``{"event", "profile", "state", ...}``.
 Expression = Callable[[Bound], object]
@@ -53,11 +57,32 @@ class WindowCount:
 
 
 @dataclass(frozen=True, slots=True)
+class Task:
+    """One task of a mission: ``count`` events of ``event_types`` (empty: any of the rule's)
+    that meet ``when``. The one-task form (``steps: N``) is a task with no id."""
+
+    task_id: str
+    count: int
+    event_types: frozenset[str] = frozenset()
+    when: Expression | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Mission:
-    """``steps`` matching events within a period; each step is journaled as progress."""
+    """Tasks to finish within a period (``app.core.missions``); each step is journaled as
+    progress. ``steps`` is the sum of the tasks' counts."""
 
     steps: int
     period: str
+    tasks: tuple[Task, ...] = ()
+    #: the tasks are done one after the other (else in any order, an event counting for each)
+    in_order: bool = False
+    #: progress only after the player's OPT_IN command (OPT_OUT drops it)
+    opt_in: bool = False
+    #: mission rule ids the player must have completed first
+    requires: tuple[str, ...] = ()
+    #: how long after the opt-in (or the first step) it may take, in event time
+    time_limit_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +133,10 @@ class RewardSpec:
     channel: str = "widget"
     #: MULTIPLIER: the boost it starts
     boost: BoostSpec | None = None
+    #: WHEEL_SPIN: the mini-game (wheel, scratch card, gift box) the spin plays
+    minigame: str | None = None
+    #: the player must CLAIM it within this long (ms) of its grant (``app.core.claims``)
+    claim_within_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +170,8 @@ class Rule:
     #: most of this rule's reward amount a player may get per period
     caps: tuple[Cap, ...] = ()
     description: str = ""
+    #: the share of players this rule holds out (``app.core.experiments``), 0 to 1
+    holdout: float = 0.0
 
     def scope(self, game: str) -> str:
         """The state key of this rule for an event in ``game``."""
@@ -159,10 +190,14 @@ MARKER_LEVELS = {
     "rapid_loss_amount": 3,
     "rapid_loss_count": 2,
     "loss_chasing": 3,
+    "stake_chasing": 2,
     "stake_escalation": 2,
     "session_marathon": 2,
     "session_long": 1,
     "night_play": 1,
+    "deposit_frequency": 2,
+    "deposit_failed": 1,
+    "withdrawal_cancelled": 1,
 }
 RISK_MESSAGES = {
     "low": "Reality check: you have played for {minutes} minutes this session, net result {net}.",
@@ -179,7 +214,7 @@ class Protection:
     #: POINTS a player may earn in their local day; the excess is held back
     daily_points_cap: int | None = 1000
     #: a net loss of at least this (minor units) within ``net_loss_within_ms`` starts a cool-down
-    net_loss_minor: int = 50_000
+    net_loss_minor: int = 75_000
     net_loss_within_ms: int = 15 * 60_000
     #: ... or of this many of the player's usual round stakes, when that is more
     net_loss_stakes: int = 40
@@ -190,6 +225,11 @@ class Protection:
     #: a losing round staking ``chase_stake_factor`` times the run's first starts a cool-down
     chase_losses: int = 5
     chase_stake_factor: float = 3.0
+    #: stake_chasing: ``chase_raises`` of the last ``chase_raises_within`` rounds staked at
+    #: least ``chase_raise_factor`` times the losing round before them, per bet
+    chase_raises: int = 5
+    chase_raises_within: int = 12
+    chase_raise_factor: float = 2.0
     #: a session is play without a break of ``session_break_ms``; at ``session_long_ms`` it
     #: sets the session_long marker, at ``session_marathon_ms`` session_marathon
     session_break_ms: int = 20 * 60_000
@@ -199,10 +239,14 @@ class Protection:
     #: past midnight when ``from`` > ``until``) sets night_play
     night_from: int = 1
     night_until: int = 6
-    #: a round stake of ``escalation_factor`` times the mean of the session's first
-    #: ``escalation_baseline`` round stakes sets stake_escalation
+    #: a round's stake per bet of ``escalation_factor`` times the mean of the session's first
+    #: ``escalation_baseline`` rounds' stakes per bet sets stake_escalation
     escalation_baseline: int = 10
     escalation_factor: float = 5.0
+    #: this many completed deposits within ``deposits_within_ms`` sets deposit_frequency; a
+    #: failed deposit sets deposit_failed, a cancelled withdrawal withdrawal_cancelled
+    deposits_frequent: int = 5
+    deposits_within_ms: int = 24 * 3_600_000
     #: a marker counts towards the risk level this long after it was last seen
     risk_window_ms: int = 60 * 60_000
     #: this many distinct markers at the top level raise the level one step
@@ -229,6 +273,20 @@ class CountryRules:
 
     allowed_kinds: frozenset[str]
     cross_product: bool
+    #: rewards only for a player whose KYC status is VERIFIED (``app.core.accounts``)
+    kyc_required: bool = False
+    #: deposit patterns journaled for the AML team (DEPOSIT_FLAGGED); None: not flagged
+    deposit_flags: DepositFlags | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DepositFlags:
+    """A market's deposit patterns for the AML team: one deposit of at least ``amount_minor``
+    (house minor units), or ``count`` completed deposits within ``within_ms``."""
+
+    amount_minor: int | None = None
+    count: int | None = None
+    within_ms: int = 3_600_000
 
 
 @dataclass(frozen=True)
@@ -256,6 +314,8 @@ class Cap:
 class Level:
     level: int
     xp: int
+    #: what reaching it grants, through the issue path (rule ``level:<n>``); None: nothing
+    rule: Rule | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +325,58 @@ class Leaderboard:
     period: str
     per_game: bool
     top: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreItem:
+    """An item of the points store (``app.core.store``): its price, what it grants (through
+    ``rule``, a rule of its own, so the guards, caps and boosts apply as to any grant), and
+    its limits."""
+
+    item_id: str
+    price: int
+    rule: Rule
+    #: the most sold overall (per partition: docs/rules.md, "The points store"); None: no limit
+    stock: int | None = None
+    #: the most one player may buy per period ("day", "week")
+    per_player: tuple[Cap, ...] = ()
+    available: Window | None = None
+    #: ISO country codes where it is offered (upper case); empty: everywhere
+    countries: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Sector:
+    """A sector of a mini-game: its weight and what it grants (None: nothing)."""
+
+    weight: int
+    rule: Rule | None
+
+
+@dataclass(frozen=True, slots=True)
+class MiniGame:
+    """A wheel, scratch card or gift box (``app.core.games``): weighted sectors; each sector
+    that grants something does so through its own rule (``game:<id>:<sector>``)."""
+
+    game_id: str
+    kind: str
+    version: int
+    sectors: tuple[Sector, ...]
+    #: the game's own rule (``game:<id>``): a play passes its guards as a WHEEL_SPIN would
+    rule: Rule
+
+    @property
+    def total(self) -> int:
+        return sum(s.weight for s in self.sectors)
+
+
+@dataclass(frozen=True, slots=True)
+class PointsExpiry:
+    """Points earned in a UTC ``period`` (day or week) expire once ``after`` more of them
+    have passed (``app.core.wallet``)."""
+
+    period: str
+    after: int
 
 
 @dataclass(frozen=True)
@@ -277,11 +389,20 @@ class Ruleset:
     levels: tuple[Level, ...] = ()
     levels_version: int = 1
     leaderboards: tuple[Leaderboard, ...] = ()
+    #: scheduled competitions (``app.core.tournaments``)
+    tournaments: tuple[Tournament, ...] = ()
     protection: Protection = Protection()
     #: the house currency and the rates into it (none: amounts are not converted)
     currencies: Currencies = NO_CONVERSION
     #: how far behind a player's newest event another may arrive and still be decided
     lateness_ms: int = 3_600_000
+    #: the points store, by item id
+    store: Mapping[str, StoreItem] = field(default_factory=dict)
+    #: wheels, scratch cards and gift boxes, by id
+    minigames: Mapping[str, MiniGame] = field(default_factory=dict)
+    points_expiry: PointsExpiry | None = None
+    #: the share of players every rule holds out (``experiments.holdout``), 0 to 1
+    holdout: float = 0.0
     _index: dict[tuple[str, str], tuple[Rule, ...]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

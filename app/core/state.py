@@ -29,12 +29,24 @@ MARKER_CODES = {
     "rapid_loss_amount": "ra",
     "rapid_loss_count": "rc",
     "loss_chasing": "lc",
+    "stake_chasing": "sc",
     "stake_escalation": "se",
     "session_marathon": "sm",
     "session_long": "sl",
     "night_play": "np",
+    "deposit_frequency": "df",
+    "deposit_failed": "dx",
+    "withdrawal_cancelled": "wc",
 }
 MARKER_NAMES = {code: name for name, code in MARKER_CODES.items()}
+#: How many recent player command ids a state remembers (a re-sent command decides nothing).
+COMMANDS_MAX = 8
+#: The most badges a state keeps (the oldest earned go first beyond it).
+BADGES_MAX = 64
+#: The most completed mission ids a state keeps (the oldest go first beyond it).
+MISSIONS_DONE_MAX = 64
+#: The most rewards a player holds unclaimed, and claims settled it remembers (``claims``).
+CLAIMS_MAX = 16
 #: 2: re-delivery memory packed as base64 of 48-bit fingerprints. Version 1 records (a list
 #: of 63-bit ints) still load; their old fingerprints cannot match new ones and are dropped.
 STATE_VERSION = 2
@@ -49,12 +61,43 @@ class StreakState:
     fired: bool = False
 
 
+#: How a mission ended in its period (``MissionState.end``); 0: it is still running.
+COMPLETED, EXPIRED, MISSED = 1, 2, 3
+
+
 @dataclass(slots=True)
 class MissionState:
+    """A mission in its latest period: stored as ``[period, steps, event ids, end]``, then
+    the steps per task of named tasks and the deadline, where there are any (an ended
+    mission keeps neither: the journal has its progress)."""
+
     period: str = ""
+    #: steps done, every task's together
     steps: int = 0
+    #: the one-task form's steps (its completion's ids derive from them); emptied at the end
     event_ids: list[str] = field(default_factory=list)
-    completed: bool = False
+    #: 0 running, else COMPLETED, EXPIRED (time limit passed) or MISSED (window closed)
+    end: int = 0
+    #: named tasks: the steps done of each, in the ruleset's order
+    tasks: list[int] = field(default_factory=list)
+    #: when it ends unfinished (event time: its time limit or its window's end); 0: never
+    ends: int = 0
+
+    @property
+    def completed(self) -> bool:
+        return self.end == COMPLETED
+
+    def to_list(self) -> list:
+        out = [self.period, self.steps, self.event_ids, self.end]
+        if self.tasks or self.ends:
+            out.append(self.tasks)
+        if self.ends:
+            out.append(self.ends)
+        return out
+
+    def finish(self, end: int) -> None:
+        """End it (COMPLETED, EXPIRED, MISSED): what only a running mission needs goes."""
+        self.end, self.event_ids, self.tasks, self.ends = end, [], [], 0
 
 
 @dataclass(slots=True)
@@ -126,7 +169,8 @@ class PlayerState:
     #: the round being played: [fingerprint of table and round id, bets open, bets settled,
     #: stake, net loss, last settled at]
     round: list = field(default_factory=list)
-    #: the session: [start, last play, baseline stake sum, baseline rounds, net loss]
+    #: the session (``app.core.risk``): [start, last play, baseline stake sum, baseline rounds,
+    #: net loss, baseline stake-per-bet sum, last round's stake per bet, it lost, raises]
     session: list[int] = field(default_factory=list)
     #: risk marker -> when it was last seen (event time)
     markers: dict[str, int] = field(default_factory=dict)
@@ -134,6 +178,28 @@ class PlayerState:
     risk: int = 0
     seen: list[int] = field(default_factory=list)
     last_event_at: int = 0
+    #: the points a player can spend (``app.core.wallet``): earned, less spent and expired
+    balance: int = 0
+    #: points of the balance that expire, per UTC period earned: [period index, amount]
+    expiring: list[list[int]] = field(default_factory=list)
+    #: badge ids earned, in the order earned
+    badges: list[str] = field(default_factory=list)
+    #: mini-game plays won and not yet played: [reward id, mini-game id, plays left]
+    spins: list[list] = field(default_factory=list)
+    #: mission rule ids completed (at least once), in the order first completed
+    missions_done: list[str] = field(default_factory=list)
+    #: fingerprints of the recent player command ids decided (``app.core.ids``)
+    commands: list[int] = field(default_factory=list)
+    #: the KYC status the account events last gave (None: none seen; ``app.core.accounts``)
+    kyc: str | None = None
+    #: the last completed deposit: [at, amount in minor units, currency] (house where set)
+    last_deposit: list = field(default_factory=list)
+    #: recent completed deposits, oldest first: [at, amount in house minor units]
+    deposits: list[list[int]] = field(default_factory=list)
+    #: rewards waiting for the player's CLAIM, oldest first: [claim by, the Reward record]
+    claims: list[list] = field(default_factory=list)
+    #: claims settled lately: [reward id, "claimed" or "expired"] (``app.core.claims``)
+    settled: list[list[str]] = field(default_factory=list)
 
     # -- serialization -------------------------------------------------------------------
 
@@ -155,10 +221,7 @@ class PlayerState:
         if self.windows:
             doc["w"] = self.windows
         if self.missions:
-            doc["m"] = {
-                k: [m.period, m.steps, m.event_ids, int(m.completed)]
-                for k, m in self.missions.items()
-            }
+            doc["m"] = {k: m.to_list() for k, m in self.missions.items()}
         if self.boards:
             doc["b"] = self.boards
         if self.caps:
@@ -181,11 +244,31 @@ class PlayerState:
         if self.risk:
             doc["rk"] = self.risk
         if self.seen:
-            doc["s"] = b64encode(
-                b"".join(fp.to_bytes(SEEN_BYTES, "big") for fp in self.seen)
-            ).decode()
+            doc["s"] = _pack(self.seen)
         if self.last_event_at:
             doc["t"] = self.last_event_at
+        if self.balance:
+            doc["wb"] = self.balance
+        if self.expiring:
+            doc["wx"] = self.expiring
+        if self.badges:
+            doc["bg"] = self.badges
+        if self.spins:
+            doc["sp"] = self.spins
+        if self.missions_done:
+            doc["md"] = self.missions_done
+        if self.commands:
+            doc["cm"] = _pack(self.commands)
+        if self.kyc is not None:
+            doc["ky"] = self.kyc
+        if self.last_deposit:
+            doc["ld"] = self.last_deposit
+        if self.deposits:
+            doc["dp"] = self.deposits
+        if self.claims:
+            doc["cl"] = self.claims
+        if self.settled:
+            doc["cs"] = self.settled
         return orjson.dumps(doc)
 
     @classmethod
@@ -203,10 +286,7 @@ class PlayerState:
                 for k, (n, stakes, cur, ids, fired) in doc.get("st", {}).items()
             },
             windows=doc.get("w", {}),
-            missions={
-                k: MissionState(period, steps, ids, bool(done))
-                for k, (period, steps, ids, done) in doc.get("m", {}).items()
-            },
+            missions={k: MissionState(*m) for k, m in doc.get("m", {}).items()},
             boards=doc.get("b", {}),
             caps=doc.get("c", {}),
             cooldown=CooldownState(*doc["cd"]) if "cd" in doc else None,
@@ -219,6 +299,17 @@ class PlayerState:
             risk=doc.get("rk", 0),
             seen=_unpack_seen(doc.get("s", "")) if doc.get("v", 1) >= 2 else [],
             last_event_at=doc.get("t", 0),
+            balance=doc.get("wb", 0),
+            expiring=doc.get("wx", []),
+            badges=doc.get("bg", []),
+            spins=doc.get("sp", []),
+            missions_done=doc.get("md", []),
+            commands=_unpack_seen(doc.get("cm", "")),
+            kyc=doc.get("ky"),
+            last_deposit=doc.get("ld", []),
+            deposits=doc.get("dp", []),
+            claims=doc.get("cl", []),
+            settled=doc.get("cs", []),
         )
 
     # -- re-deliveries ---------------------------------------------------------------------
@@ -232,6 +323,28 @@ class PlayerState:
         if len(self.seen) > SEEN_MAX:
             del self.seen[: len(self.seen) - SEEN_MAX]
         return True
+
+    def decided_command(self, fingerprint: int) -> bool:
+        """Record a player command as decided; False if it was decided already (re-sent)."""
+        if fingerprint in self.commands:
+            return False
+        self.commands.append(fingerprint)
+        del self.commands[:-COMMANDS_MAX]
+        return True
+
+    def earn_badge(self, badge: str) -> bool:
+        """Keep a badge the player earned; False if they had it already."""
+        if badge in self.badges:
+            return False
+        self.badges.append(badge)
+        del self.badges[:-BADGES_MAX]
+        return True
+
+    def complete_mission(self, rule_id: str) -> None:
+        """Remember that the player completed a mission (what ``requires`` checks)."""
+        if rule_id not in self.missions_done:
+            self.missions_done.append(rule_id)
+            del self.missions_done[:-MISSIONS_DONE_MAX]
 
     # -- once-per limits -------------------------------------------------------------------
 
@@ -254,6 +367,10 @@ class PlayerState:
     def add_capped(self, cap_key: str, period: str, amount: int) -> int:
         """Count ``amount`` against a cap for its period; forget the cap's older periods."""
         return _add_for_period(self.caps, cap_key, period, amount)
+
+
+def _pack(fingerprints: list[int]) -> str:
+    return b64encode(b"".join(fp.to_bytes(SEEN_BYTES, "big") for fp in fingerprints)).decode()
 
 
 def _unpack_seen(packed: str) -> list[int]:

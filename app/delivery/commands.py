@@ -10,12 +10,14 @@ from typing import NoReturn
 import aiohttp
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
+from app.delivery import metrics
 from app.delivery.config import Use, load_endpoints
 from app.delivery.lanes import Lanes
 from app.delivery.letters import Letters
 from app.delivery.outlet import Outlet
 from app.delivery.process import Deliverer
 from app.delivery.settings import DeliverySettings
+from app.metrics.process import serve_metrics
 from app.operations.cli import COULD_NOT_RUN, Command
 from app.operations.signals import stop_on_signals
 from app.security import kafka_clients
@@ -74,6 +76,11 @@ async def _deliver(use: Use) -> None:
         max_poll_interval_ms=10 * 60 * 1000,
     )
     stop = stop_on_signals()
+    server = None
+    if config.metrics_port:
+        server = await serve_metrics(
+            metrics.REGISTRY, settings, security, config.metrics_bind, config.metrics_port
+        )
     await outlet.start()
     await keys.start()
     await start_paced(consumer, pace=settings.pace_empty_fetches)
@@ -88,6 +95,7 @@ async def _deliver(use: Use) -> None:
                 Letters(settings, keys, erasure_key(settings)),
             )
             lanes = Lanes(consumer, deliverer.handle, config.max_queued)
+            metrics.watch(use, lanes, consumer)
             consumer.subscribe(list(deliverer.topics), listener=lanes)
             print(
                 f"{use} delivering {', '.join(deliverer.topics)} to "
@@ -100,4 +108,6 @@ async def _deliver(use: Use) -> None:
         await consumer.stop()
         await keys.stop()
         await outlet.stop()
+        if server is not None:
+            await server.cleanup()
     print(f"{use} stopped", flush=True)

@@ -62,7 +62,7 @@ class Endpoint:
     name: str
     url: str
     method: str
-    #: contract names: ``rewards``, ``cooldowns``, ``journal``
+    #: contract names: ``rewards``, ``cooldowns``, ``journal``, ``rg-alerts``
     topics: tuple[str, ...]
     filter: Filter
     template: Template | None
@@ -182,7 +182,9 @@ def _checks(doc: Mapping[str, Any], use: Use, base: FilePath) -> list[tuple[Path
                 problems.append(((*where, "template"), why))
         if use == "webhooks":
             if "topics" not in spec:
-                problems.append((where, "names no topics: rewards, cooldowns or journal"))
+                problems.append(
+                    (where, "names no topics: rewards, cooldowns, journal or rg-alerts")
+                )
             if "answer" in spec:
                 problems.append(((*where, "answer"), "only fulfilment adapters read the answer"))
             continue

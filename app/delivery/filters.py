@@ -15,8 +15,9 @@ def _kind(topic: str, record: dict) -> str | None:
 
 
 def matches(wanted: Filter, topic: str, record: dict) -> bool:
-    """Whether ``record`` of ``topic`` (``rewards``, ``cooldowns``, ``journal``) passes every
-    filter given; a record without the field a filter looks at does not."""
+    """Whether ``record`` of ``topic`` (``rewards``, ``cooldowns``, ``journal``, ``rg-alerts``)
+    passes every filter given; a record without the field a filter looks at does not (an RG
+    alert's ``rule_id`` is what raised the player: risk-level, rapid-loss, loss-chasing)."""
     checks = (
         (wanted.kinds, _kind(topic, record)),
         (wanted.decisions, record.get("decision")),

@@ -2,13 +2,13 @@
 the contract says: a known player's record is sealed under their secret, an erased player's
 is not kept.
 
-Rewards and cool-downs name the player in clear (their topics keep them a week), so a letter
-holding one is keyed by the player's pseudonym with the original key and bytes encrypted under
-the player's secret (``app.security.player_keys.Sealer``), exactly as the workers seal theirs;
-the secret comes from ``player-keys``, read to its end when a letter needs one not read yet
-(a reward's secret was written before the reward). A player whose secret is gone was erased:
-the letter has the erasure marker for key and neither the key nor the bytes. A journal entry
-names the player by pseudonym already and is kept as it is.
+Rewards, cool-downs and RG alerts name the player in clear (their topics keep them a week),
+so a letter holding one is keyed by the player's pseudonym with the original key and bytes
+encrypted under the player's secret (``app.security.player_keys.Sealer``), exactly as the
+workers seal theirs; the secret comes from ``player-keys``, read to its end when a letter
+needs one not read yet (a reward's secret was written before the reward). A player whose
+secret is gone was erased: the letter has the erasure marker for key and neither the key nor
+the bytes. A journal entry names the player by pseudonym already and is kept as it is.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ NOT_KEPT = "; the player was erased: the record is not kept"
 
 
 class Letters:
-    """Makes the dead letter of a record read from ``rewards``, ``cooldowns`` or ``journal``."""
+    """Makes the dead letter of a record read from a topic a delivery follows."""
 
     def __init__(self, settings: Settings, keys: AIOKafkaConsumer, erasure_key: bytes) -> None:
         self.settings, self.keys, self.erasure_key = settings, keys, erasure_key
@@ -40,7 +40,8 @@ class Letters:
     async def letter(self, msg: ConsumerRecord, error: str, reason: str) -> tuple[bytes, dict]:
         """(key, DeadLetter) of ``msg``, sealed or not kept as its player requires."""
         now = int(time.time() * 1000)
-        in_clear = msg.topic in (self.settings.topics.rewards, self.settings.topics.cooldowns)
+        topics = self.settings.topics
+        in_clear = msg.topic in (topics.rewards, topics.cooldowns, topics.rg_alerts)
         if not in_clear or not msg.key:
             return msg.key, dead_letter(msg, error, reason, now)
         player_id = msg.key.decode(errors="replace")

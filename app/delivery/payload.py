@@ -14,7 +14,12 @@ from app.intake.sources import SIGNATURE_HEADER, sign
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 #: The record's id field on each topic: what a receiver de-duplicates on.
-RECORD_IDS = {"rewards": "reward_id", "cooldowns": "cooldown_id", "journal": "entry_id"}
+RECORD_IDS = {
+    "rewards": "reward_id",
+    "cooldowns": "cooldown_id",
+    "journal": "entry_id",
+    "rg-alerts": "alert_id",
+}
 
 
 class PayloadError(ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 import aiohttp
@@ -21,6 +21,7 @@ from app.delivery.config import Endpoint, Use
 from app.delivery.filters import matches
 from app.delivery.letters import Letters
 from app.delivery.lifecycle import settled, step
+from app.delivery.metrics import DEAD_LETTERS, DELIVERIES, RETRIES
 from app.delivery.outlet import Outlet, Output
 from app.delivery.payload import PayloadError, body, record_id
 from app.delivery.sender import Outcome, Sender
@@ -30,7 +31,12 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 #: The contract's record on each topic a delivery can follow.
-RECORDS = {"rewards": "Reward", "cooldowns": "CoolDown", "journal": "JournalEntry"}
+RECORDS = {
+    "rewards": "Reward",
+    "cooldowns": "CoolDown",
+    "journal": "JournalEntry",
+    "rg-alerts": "RgAlert",
+}
 REPORT_EVERY = 10.0
 
 
@@ -69,6 +75,7 @@ class Deliverer:
             "rewards": topics.rewards,
             "cooldowns": topics.cooldowns,
             "journal": topics.journal,
+            "rg-alerts": topics.rg_alerts,
         }
         wanted = {t for e in self.endpoints for t in e.topics}
         registry = settings.schema_registry_url or None
@@ -80,8 +87,7 @@ class Deliverer:
         self.lifecycle_codec = AvroCodec("RewardLifecycle", registry_url=registry)
         self.totals = {e.name: Totals() for e in self.endpoints}
         self.senders = {
-            e.name: Sender(e, session, on_retry=self.totals[e.name].count_retry)
-            for e in self.endpoints
+            e.name: Sender(e, session, on_retry=self._retried(e.name)) for e in self.endpoints
         }
         self._reported = time.monotonic()
 
@@ -101,6 +107,7 @@ class Deliverer:
             )
             key, letter = await self.letters.letter(msg, exc.error, f"{self.use}: {exc.message}")
             await self.outlet.send([self._letter(key, letter)])
+            DEAD_LETTERS.labels(self.use).inc()
             return
         chosen = [
             e for e in self.endpoints if topic in e.topics and matches(e.filter, topic, record)
@@ -130,13 +137,26 @@ class Deliverer:
         totals = self.totals[endpoint.name]
         if outcome.delivered and status != "FAILED":
             totals.delivered += 1
+            DELIVERIES.labels(self.use, endpoint.name, "delivered").inc()
             return out
         totals.dead_lettered += 1
+        DELIVERIES.labels(self.use, endpoint.name, "dead_lettered").inc()
+        DEAD_LETTERS.labels(self.use).inc()
         # kept for ever: a password or token in the URL or a quoted answer is masked
         why = mask_secrets(f"{self.use} {endpoint.name} ({endpoint.url}): {reason}")
         log.warning("%s %s not delivered, dead-lettered: %s", topic, record_id(topic, record), why)
         key, letter = await self.letters.letter(msg, "OTHER", why)
         return [self._letter(key, letter), *out]
+
+    def _retried(self, endpoint: str) -> Callable[[], None]:
+        """Counts a retry of ``endpoint`` in its totals and its metric."""
+        totals, metric = self.totals[endpoint], RETRIES.labels(self.use, endpoint)
+
+        def count() -> None:
+            totals.count_retry()
+            metric.inc()
+
+        return count
 
     def _step(
         self,

@@ -18,6 +18,10 @@ class DeliverySettings:
     group: str
     #: records of one partition fetched and not yet finished before its fetching pauses
     max_queued: int
+    #: where /metrics (and /health) listen; port 0 (the default): no metrics server, so that
+    #: several delivery processes on one host need no port each unless they are scraped
+    metrics_bind: str = "127.0.0.1"
+    metrics_port: int = 0
 
     @classmethod
     def from_env(cls, env: Environ, use: Use, app_id: str) -> DeliverySettings:
@@ -26,4 +30,6 @@ class DeliverySettings:
             file=env_text(env, prefix + "FILE", ""),
             group=env_text(env, prefix + "GROUP", f"{app_id}-{use}"),
             max_queued=env_count(env, prefix + "MAX_QUEUED", 500, least=2),
+            metrics_bind=env_text(env, prefix + "METRICS_BIND", "127.0.0.1"),
+            metrics_port=env_count(env, prefix + "METRICS_PORT", 0, least=0),
         )

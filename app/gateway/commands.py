@@ -30,7 +30,7 @@ def build(config: GatewaySettings, deployment: Settings) -> Gateway:
     verifier = player_verifier(config, config.dev_key_dir(deployment.state_dir))
     follower = Follower(deployment, security.kafka, feed)
     outlet = InteractionOutlet(deployment, security.kafka, interaction_schema())
-    return Gateway(config, verifier, feed, follower, outlet)
+    return Gateway(config, verifier, feed, follower, outlet, deployment, security)
 
 
 @app.command(base=Command)

@@ -10,6 +10,7 @@ Applying records is plain Python with no I/O, so the tests feed it records direc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Iterable
@@ -21,9 +22,11 @@ import orjson
 from app.contract.codec import AvroCodec
 from app.contract.errors import DecodeError
 from app.core.ids import pseudonym
+from app.core.outputs import DETECTORS
 from app.core.rules import Ruleset
 from app.core.state import PlayerState
 from app.gateway.cursor import Cursor
+from app.gateway.ranks import Rankings
 from app.leaderboards.board import Board
 from app.pipeline.ingest import partition_for
 from app.pipeline.keys import ERASED
@@ -34,6 +37,12 @@ log = logging.getLogger(__name__)
 
 #: A journal entry for a listener: its offset in the player's partition and the entry.
 Delivery = tuple[int, dict[str, Any]]
+#: A kept reward: where it lies on ``rewards``, its view, and its A/B variant (never shown).
+Kept = tuple[Cursor, dict[str, Any], str | None]
+
+
+class NotTheirs(LookupError):
+    """An interaction names a reward that is not one of the player's (kept) rewards."""
 
 
 @dataclass(eq=False)
@@ -92,10 +101,11 @@ class PlayerFeed:
         self.states: dict[str, bytes] = {}
         #: board key -> the board (top N) as the leaderboards agent last wrote it
         self.boards: dict[str, bytes] = {}
+        #: every player's rank on every live board (for a player below its top N)
+        self.ranks = Rankings()
         self.erased: dict[int, frozenset[str]] = {}
         self.secrets: dict[str, bytes] = {}
-        self.rewards: dict[str, deque[tuple[Cursor, dict[str, Any]]]] = {}
-        self.badges: dict[str, set[str]] = {}
+        self.rewards: dict[str, deque[Kept]] = {}
         #: journal partition -> the next offset the follower reads (all before it dispatched)
         self.journal_next: dict[int, int] = {}
         self.listeners: dict[str, set[Listener]] = {}
@@ -103,6 +113,8 @@ class PlayerFeed:
         self._journal = AvroCodec("JournalEntry")
         #: players whose secret someone waits for (a stream opened before their first play)
         self._awaited: dict[str, asyncio.Event] = {}
+        #: players whose next reward an interaction waits for (the stream may pass it first)
+        self._rewarded: dict[str, asyncio.Event] = {}
 
     # -- questions ---------------------------------------------------------------------
 
@@ -145,9 +157,41 @@ class PlayerFeed:
         """Up to ``limit`` of the player's rewards, newest first, older than ``before``;
         and whether older ones remain."""
         kept = [
-            r for r in reversed(self.rewards.get(player_id, ())) if before is None or r[0] < before
+            (at, view)
+            for at, view, _ in reversed(self.rewards.get(player_id, ()))
+            if before is None or at < before
         ]
         return kept[:limit], len(kept) > limit
+
+    async def about(
+        self, player_id: str, reward_id: str | None, message_id: str | None, wait: float
+    ) -> dict[str, str | None]:
+        """The ``rule_id`` and ``variant`` of what an interaction of the player names, from what
+        the gateway served, never from the client: a reward's own; a running cool-down's
+        detector; else unknown (None). ``NotTheirs`` for a reward that is not one of the
+        player's, after waiting up to ``wait`` seconds for its record (the stream reads the
+        journal, which may pass the ``rewards`` topic)."""
+        if reward_id is None:
+            cooldown = self.state(player_id).cooldown
+            if cooldown is not None and cooldown.cooldown_id == message_id:
+                return {"rule_id": DETECTORS.get(cooldown.reason, "risk-level"), "variant": None}
+            return {"rule_id": None, "variant": None}
+        loop = asyncio.get_running_loop()
+        until = loop.time() + wait
+        while (found := self._kept(player_id, reward_id)) is None:
+            left = until - loop.time()
+            if left <= 0:
+                raise NotTheirs(f"reward_id: {reward_id} is not one of this player's rewards")
+            arrived = self._rewarded.setdefault(player_id, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(arrived.wait(), left)
+        _, view, variant = found
+        return {"rule_id": view["rule_id"], "variant": variant}
+
+    def _kept(self, player_id: str, reward_id: str) -> Kept | None:
+        return next(
+            (r for r in self.rewards.get(player_id, ()) if r[1]["reward_id"] == reward_id), None
+        )
 
     # -- listeners ---------------------------------------------------------------------
 
@@ -173,7 +217,6 @@ class PlayerFeed:
             if value is None:  # erased (or a state dropped): nothing of theirs stays here
                 self.states.pop(player_id, None)
                 self.rewards.pop(player_id, None)
-                self.badges.pop(player_id, None)
             else:
                 self.states[player_id] = value
 
@@ -182,6 +225,7 @@ class PlayerFeed:
             return
         if value is None:
             self.boards.pop(key.decode(), None)
+            self.ranks.drop(key.decode())
         else:
             self.boards[key.decode()] = value
 
@@ -203,10 +247,12 @@ class PlayerFeed:
         reward = self._rewards.decode(value)
         player_id = reward["player_id"]
         kept = self.rewards.setdefault(player_id, deque(maxlen=self.rewards_kept))
-        kept.append((Cursor(partition, offset), reward_view(reward)))
-        badge = reward["attributes"].get("badge")
-        if reward["kind"] == "BADGE" and badge:
-            self.badges.setdefault(player_id, set()).add(badge)
+        kept.append(
+            (Cursor(partition, offset), reward_view(reward), reward["attributes"].get("variant"))
+        )
+        arrived = self._rewarded.pop(player_id, None)
+        if arrived is not None:
+            arrived.set()
 
     def apply_journal(
         self, records: Iterable[tuple[bytes | None, bytes | None, int]], partition: int

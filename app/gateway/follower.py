@@ -3,10 +3,10 @@ itself every partition, so any number of gateways run side by side, each holding
 and none ever joins (or slows) the workers' groups.
 
 The compacted and weekly topics (the worker's player-state and leaderboards changelogs,
-``player-keys``, ``rewards``, ``crm-rules``) are read from their beginning, and the gateway is
-ready once it has read them to the end offsets it found at start; the journal is followed from
-its end, and a stream resuming from an older cursor reads its player's partition from there
-(``read_journal``).
+``player-keys``, ``rewards``, ``crm-rules``, the leaderboard scores) are read from their
+beginning, and the gateway is ready once it has read them to the end offsets it found at
+start; the journal is followed from its end, and a stream resuming from an older cursor reads
+its player's partition from there (``read_journal``).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class Follower:
             topics.player_keys,
             topics.rewards,
             topics.crm_rules,
+            topics.leaderboard_scores,
         ]
 
     def _consumer(self) -> AIOKafkaConsumer:
@@ -123,6 +124,8 @@ class Follower:
                 feed.apply_secret(r.key, r.value)
             elif tp.topic == topics.rewards:
                 feed.apply_reward(r.value, tp.partition, r.offset)
+            elif tp.topic == topics.leaderboard_scores:
+                feed.ranks.apply(r.key, r.value)
             else:
                 feed.apply_rules(self.settings.ruleset_id, r.key, r.value)
 

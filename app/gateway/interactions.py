@@ -1,10 +1,9 @@
 """Interactions: what a player did with a reward or message the table screen showed them,
 checked against the OpenAPI document's ``Interaction`` schema (one description for the docs,
 the fuzz and the check) and produced to ``player-interactions`` as Avro ``PlayerInteraction``,
-keyed by the player id, answered only once Kafka has it.
-
-Journaling and archiving them, and counting them per rule and A/B variant, are later work
-(docs/player-channel.md).
+keyed by the player id, answered only once Kafka has it. The record's ``rule_id`` and
+``variant`` are the gateway's to fill (``PlayerFeed.about``), never the client's: the body's
+schema has no such fields.
 """
 
 from __future__ import annotations
@@ -56,7 +55,8 @@ class InteractionOutlet:
             await producer.stop()
 
     def record(self, player_id: str, body: Any, now_ms: int | None = None) -> dict[str, Any]:
-        """The PlayerInteraction for ``body``, or InvalidInteraction saying why not."""
+        """The PlayerInteraction for ``body`` (``rule_id`` and ``variant`` not yet known), or
+        InvalidInteraction saying why not."""
         error = best_match(self.validator.iter_errors(body))
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "the body"
@@ -68,6 +68,8 @@ class InteractionOutlet:
             "action": body["action"].upper(),
             "reward_id": body.get("reward_id"),
             "message_id": body.get("message_id"),
+            "rule_id": None,
+            "variant": None,
             "surface": body.get("surface"),
             "occurred_at": body.get("occurred_at", recorded),
             "recorded_at": recorded,

@@ -15,7 +15,7 @@ from app.gateway.cursor import Cursor
 #: journal decision -> (message type, the details it shows)
 PUSHED: dict[str, tuple[str, tuple[str, ...]]] = {
     "REWARD_ISSUED": ("reward_issued", ("kind", "amount")),
-    "MISSION_PROGRESS": ("mission_progress", ("step", "steps", "period")),
+    "MISSION_PROGRESS": ("mission_progress", ("step", "steps", "period", "task", "state")),
     "MISSION_COMPLETED": ("mission_completed", ("period",)),
     "LEVEL_UP": ("level_up", ("from", "to", "xp")),
     "COOLDOWN_STARTED": ("cooldown_started", ("ends_at",)),

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from functools import cache
 from pathlib import Path
@@ -24,8 +25,10 @@ import yaml
 from aiohttp import web
 
 from app.contract.errors import DecodeError
+from app.gateway import metrics
+from app.gateway.cors import allow_origins
 from app.gateway.cursor import BadCursor, Cursor
-from app.gateway.feed import PlayerFeed
+from app.gateway.feed import NotTheirs, PlayerFeed
 from app.gateway.follower import Follower
 from app.gateway.interactions import InteractionOutlet, InvalidInteraction
 from app.gateway.messages import stream_message
@@ -34,8 +37,12 @@ from app.gateway.view import leaderboard_view, player_view
 from app.gateway.widgets import ROUTE as WIDGETS_ROUTE
 from app.gateway.widgets import widget_file
 from app.leaderboards.board import parse_board_key
+from app.metrics.process import ROUTE as METRICS_ROUTE
+from app.metrics.process import add_metrics_route, counting
 from app.security.principal import AuthenticationError
+from app.security.settings import SecuritySettings
 from app.security.tokens import KeysUnavailable, TokenVerifier
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,9 @@ OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.yaml"
 PLAYER_ROUTE = "/gateway/v1/players/{player_id}"
 #: Seconds between keep-alives on an idle stream (they also find clients that went away).
 KEEPALIVE = 15.0
+#: Seconds an interaction waits for the reward it names to be read from ``rewards`` (the
+#: stream, which reads the journal, may have shown it first).
+REWARD_WAIT = 2.0
 #: ``GET …/rewards``: the page size unless ``limit`` says otherwise, and its bound.
 PAGE, PAGE_MAX = 20, 100
 
@@ -79,13 +89,19 @@ class Gateway:
         feed: PlayerFeed,
         follower: Follower,
         outlet: InteractionOutlet,
+        deployment: Settings,
+        security: SecuritySettings,
     ) -> None:
         self.config, self.verifier, self.feed = config, verifier, feed
         self.follower, self.outlet = follower, outlet
+        #: the staff door of /metrics (a player token never opens it)
+        self.deployment, self.security = deployment, security
         self._following: asyncio.Task | None = None
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024, middlewares=[_no_traceback])
+        app = web.Application(
+            client_max_size=64 * 1024, middlewares=[counting(metrics.REQUESTS), _no_traceback]
+        )
         app.router.add_get("/health", self._health)
         app.router.add_get("/gateway/v1/openapi.json", self._openapi)
         app.router.add_get(PLAYER_ROUTE, self._view)
@@ -94,6 +110,8 @@ class Gateway:
         app.router.add_get(PLAYER_ROUTE + "/stream", self._stream)
         app.router.add_post(PLAYER_ROUTE + "/interactions", self._interaction)
         app.router.add_get(WIDGETS_ROUTE, widget_file)
+        add_metrics_route(app, metrics.REGISTRY, self.deployment, self.security)
+        allow_origins(app, self.config.cors_origins, skip=("/health", METRICS_ROUTE))
         app.on_startup.append(self._start)
         app.on_cleanup.append(self._stop)
         return app
@@ -154,9 +172,7 @@ class Gateway:
     async def _view(self, request: web.Request) -> web.Response:
         player_id = await self._player(request)
         feed = self.feed
-        body = player_view(
-            player_id, feed.state(player_id), feed.ruleset(), feed.badges.get(player_id, ())
-        )
+        body = player_view(player_id, feed.state(player_id), feed.ruleset())
         return web.json_response(body)
 
     async def _rewards(self, request: web.Request) -> web.Response:
@@ -187,7 +203,10 @@ class Gateway:
         except ValueError:
             return _error(400, "bad_request", f"limit is a whole number from 1 to {PAGE_MAX}")
         feed = self.feed
-        body = leaderboard_view(key, feed.board(key), player_id, feed.state(player_id), limit)
+        ranked = feed.ranks.rank(key, player_id)
+        body = leaderboard_view(
+            key, feed.board(key), player_id, feed.state(player_id), limit, ranked
+        )
         return web.json_response(body)
 
     async def _interaction(self, request: web.Request) -> web.Response:
@@ -200,6 +219,14 @@ class Gateway:
         except InvalidInteraction as exc:
             return _error(400, "bad_request", str(exc))
         try:
+            record.update(
+                await self.feed.about(
+                    player_id, record["reward_id"], record["message_id"], REWARD_WAIT
+                )
+            )
+        except NotTheirs as exc:
+            return _error(404, "not_found", str(exc))
+        try:
             await self.outlet.send(record)
         except Exception:  # whatever Kafka said: the client sends it again (same id)
             log.exception("an interaction was not stored")
@@ -211,7 +238,13 @@ class Gateway:
         partition = self.feed.partition(player_id)
         resume = request.query.get("cursor") or request.headers.get("Last-Event-ID")
         start = _cursor(resume, partition)
-        first = start.offset + 1 if start else self.feed.journal_next[partition]
+        first: int | None
+        if start is not None:
+            first = start.offset + 1
+        elif self.feed.name(player_id) is not None:
+            first = None  # from the moment it listens: nothing to read again from Kafka
+        else:  # their first decisions may pass their secret: from now, read again if need be
+            first = self.feed.journal_next[partition]
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._websocket(request, player_id, partition, first)
         if "text/event-stream" not in request.headers.get("Accept", ""):
@@ -219,14 +252,15 @@ class Gateway:
         return await self._events(request, player_id, partition, first)
 
     async def _websocket(
-        self, request: web.Request, player_id: str, partition: int, first: int
+        self, request: web.Request, player_id: str, partition: int, first: int | None
     ) -> web.WebSocketResponse:
         """The stream as WebSocket text frames, until the client closes it."""
         ws = web.WebSocketResponse(heartbeat=KEEPALIVE)
         await ws.prepare(request)
         pump = asyncio.ensure_future(self._pump(player_id, partition, first, ws.send_json))
         reader = asyncio.ensure_future(_drain(ws))
-        await asyncio.wait([pump, reader], return_when=asyncio.FIRST_COMPLETED)
+        with metrics.CONNECTIONS.labels("websocket").track_inprogress():
+            await asyncio.wait([pump, reader], return_when=asyncio.FIRST_COMPLETED)
         for task in (pump, reader):
             task.cancel()
         await asyncio.gather(pump, reader, return_exceptions=True)
@@ -236,7 +270,7 @@ class Gateway:
         return ws
 
     async def _events(
-        self, request: web.Request, player_id: str, partition: int, first: int
+        self, request: web.Request, player_id: str, partition: int, first: int | None
     ) -> web.StreamResponse:
         """The stream as Server-Sent Events, until the client goes away."""
         response = web.StreamResponse(
@@ -247,18 +281,23 @@ class Gateway:
         async def send(message: dict[str, Any]) -> None:
             await response.write(_event(message))
 
-        with contextlib.suppress(ConnectionResetError):  # the client went away
+        with (
+            contextlib.suppress(ConnectionResetError),  # the client went away
+            metrics.CONNECTIONS.labels("sse").track_inprogress(),
+        ):
             await self._pump(player_id, partition, first, send)
         return response
 
-    async def _pump(self, player_id: str, partition: int, first: int, send: Send) -> None:
-        """Send the player's pushed entries from offset ``first`` on, in order, each once:
-        the ones the follower passed already read again from Kafka, then the live ones."""
+    async def _pump(self, player_id: str, partition: int, first: int | None, send: Send) -> None:
+        """Send the player's pushed entries from offset ``first`` on (None: from when it
+        listens), in order, each once: the ones the follower passed already read again from
+        Kafka, then the live ones."""
         feed = self.feed
         name = await self._name(player_id, send)
         listener = feed.listen(name, self.config.stream_queue)
         try:
             upto = feed.journal_next[partition]
+            first = upto if first is None else first
             last = first - 1
             if first < upto:
                 async for offset, value in self.follower.read_journal(partition, first, upto, name):
@@ -276,7 +315,7 @@ class Gateway:
                     return
                 offset, entry = delivery
                 if offset > last:
-                    if await _push(send, partition, offset, entry):
+                    if await _push(send, partition, offset, entry, live=True):
                         return
                     last = offset
         finally:
@@ -303,9 +342,11 @@ def _entry(feed: PlayerFeed, value: bytes) -> dict[str, Any] | None:
         return None
 
 
-async def _push(send: Send, partition: int, offset: int, entry: dict | None) -> bool:
-    """Send the entry's message, if it is one a player sees; True when the stream ends with
-    it: the player was erased."""
+async def _push(
+    send: Send, partition: int, offset: int, entry: dict | None, live: bool = False
+) -> bool:
+    """Send the entry's message, if it is one a player sees (timed from its ``recorded_at``
+    when ``live``); True when the stream ends with it: the player was erased."""
     if entry is None:
         return False
     if entry["decision"] == "PLAYER_ERASED":
@@ -314,6 +355,9 @@ async def _push(send: Send, partition: int, offset: int, entry: dict | None) -> 
     message = stream_message(entry, Cursor(partition, offset))
     if message is not None:
         await send(message)
+        metrics.PUSHED.labels(message["type"]).inc()
+        if live:
+            metrics.PUSH_LATENCY.observe(max(time.time() - entry["recorded_at"] / 1000, 0.0))
     return False
 
 

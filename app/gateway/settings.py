@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.gateway.cors import parse_origins
 from app.settings import Environ, env_count, env_float, env_text
 
 
@@ -31,6 +32,9 @@ class GatewaySettings:
     rewards_kept: int
     #: stream messages waiting for a slow client before it is told to reconnect with its cursor
     stream_queue: int
+    #: PITBOSS_GATEWAY_CORS_ORIGINS: the origins whose pages may call the gateway (default
+    #: none: same-origin only); credentials are never allowed
+    cors_origins: tuple[str, ...] = ()
 
     def dev_key_dir(self, state_dir: Path) -> Path:
         """Where the development player key pair is (made on first use)."""
@@ -58,6 +62,7 @@ class GatewaySettings:
             dev_keys=Path(dev_keys) if dev_keys else None,
             rewards_kept=env_count(env, "PITBOSS_GATEWAY_REWARDS_KEPT", 100),
             stream_queue=env_count(env, "PITBOSS_GATEWAY_STREAM_QUEUE", 1000),
+            cors_origins=parse_origins(env_text(env, "PITBOSS_GATEWAY_CORS_ORIGINS", "")),
         )
         if config.issuer and not (bool(config.jwks_url) ^ bool(config.keys_file)):
             raise ValueError(

@@ -9,16 +9,10 @@ directory of its own) signs and verifies them: ``python -m app.gateway mint-toke
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from pathlib import Path
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-
 from app.gateway.settings import GatewaySettings
-from app.security.dev_identity import ALGORITHM, JWKS, PRIVATE_KEY, ensure_dev_identity
+from app.security.dev_identity import ALGORITHM, JWKS, ensure_dev_identity
 from app.security.tokens import IdentityProvider, JwksUrl, KeyFile, KeySource, TokenVerifier
 
 #: The development player tokens' issuer and audience.
@@ -43,18 +37,4 @@ def mint_player_token(
 ) -> str:
     """A development player token for ``player_id``, valid ``ttl`` seconds (the key pair is
     made on first use). The operator's backend mints the real ones with its own key."""
-    identity = ensure_dev_identity(dev_keys)
-    key = serialization.load_pem_private_key(
-        (identity.directory / PRIVATE_KEY).read_bytes(), password=None
-    )
-    issued = int(time.time() if now is None else now)
-    claims = {
-        "iss": DEV_ISSUER,
-        "aud": audience,
-        "sub": player_id,
-        "iat": issued,
-        "exp": issued + int(ttl),
-        "jti": uuid.uuid4().hex,
-    }
-    kid = json.loads((identity.directory / JWKS).read_text())["keys"][0]["kid"]
-    return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid})
+    return ensure_dev_identity(dev_keys).sign(DEV_ISSUER, audience, player_id, ttl, now)

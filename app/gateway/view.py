@@ -9,9 +9,9 @@ re-delivery memory are never shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
+from app.core.claims import view as claims_view
 from app.core.rules import Ruleset
 from app.core.state import PlayerState
 from app.leaderboards.board import Board
@@ -41,10 +41,9 @@ def _mission_target(ruleset: Ruleset, scope: str) -> tuple[str, int | None]:
     return scope, None
 
 
-def player_view(
-    player_id: str, state: PlayerState, ruleset: Ruleset, badges: Iterable[str]
-) -> dict[str, Any]:
-    """The body of ``GET /gateway/v1/players/{player_id}`` (docs/player-channel.md)."""
+def player_view(player_id: str, state: PlayerState, ruleset: Ruleset) -> dict[str, Any]:
+    """The body of ``GET /gateway/v1/players/{player_id}`` (docs/player-channel.md); the
+    badges are those the player's state keeps (every badge earned, not a window of rewards)."""
     missions = []
     for scope, mission in sorted(state.missions.items()):
         rule_id, steps = _mission_target(ruleset, scope)
@@ -65,7 +64,7 @@ def player_view(
         "level": state.level,
         "next_level": _next_level(ruleset, state.xp, state.level),
         "points": state.points,
-        "badges": sorted(set(badges)),
+        "badges": sorted(state.badges),
         "missions": missions,
         "boosts": [
             {
@@ -80,6 +79,7 @@ def player_view(
             }
             for b in state.boosts
         ],
+        "claims": claims_view(state),
         "cooldown": None
         if cooldown is None
         else {"starts_at": cooldown.starts_at, "ends_at": cooldown.ends_at},
@@ -87,13 +87,20 @@ def player_view(
 
 
 def leaderboard_view(
-    key: str, board: Board | None, player_id: str, state: PlayerState, limit: int
+    key: str,
+    board: Board | None,
+    player_id: str,
+    state: PlayerState,
+    limit: int,
+    ranked: int | None = None,
 ) -> dict[str, Any]:
     """The body of ``GET …/leaderboards/{board}``: the top ``limit`` rows (rank and score;
-    another player's id is theirs, not this player's to see) and the player's own rank (None
-    below the board's top N, which is all the board keeps) and score (their state's total)."""
+    another player's id is theirs, not this player's to see) and the player's own rank (their
+    row's on the board; below its top N, ``ranked``: their rank among every score, None if
+    unknown) and score (their state's total)."""
     entries = board.entries if board is not None else ()
-    rank = next((i for i, e in enumerate(entries, 1) if e.player_id == player_id), None)
+    on_board = next((i for i, e in enumerate(entries, 1) if e.player_id == player_id), None)
+    rank = on_board if on_board is not None else ranked
     return {
         "board": key,
         "size": board.top if board is not None else None,

@@ -57,7 +57,7 @@ async def intake(self: object, make_key: bool) -> None:
         print(f"API key (give it to the studio once): {key}\nfor the sources file: '{stored}'")
         return
     config = IntakeSettings.from_env(os.environ)
-    server = Intake(settings, config, _sources(config), security.kafka, erasure_key(settings))
+    server = Intake(settings, config, _sources(config), security, erasure_key(settings))
     runner = web.AppRunner(server.app(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, config.bind, config.port).start()

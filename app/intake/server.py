@@ -23,15 +23,17 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from app.intake import metrics
 from app.intake.outlet import Outlet
 from app.intake.settings import IntakeSettings
 from app.intake.sources import Sources
 from app.intake.translate import CONTENT_TYPES, BatchRefused, Outcome, Translator
+from app.metrics.process import add_metrics_route, counting
 from app.security.access import Decision
 from app.security.access_log import access_entry
 from app.security.access_log_producer import AccessLogProducer
 from app.security.principal import AuthenticationError, Principal
-from app.security.settings import KafkaSecurity
+from app.security.settings import SecuritySettings
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,21 +60,27 @@ class Intake:
         settings: Settings,
         intake: IntakeSettings,
         sources: Sources,
-        kafka: KafkaSecurity,
+        security: SecuritySettings,
         erasure_key: bytes,
     ) -> None:
+        self.settings, self.security = settings, security
         self.intake, self.sources = intake, sources
         self.translators = {
             name: Translator(name, source.mappings, erasure_key)
             for name, source in sources.sources.items()
         }
-        self.outlet = Outlet(settings, kafka, "intake")
-        self.access_log = AccessLogProducer(settings, kafka)
+        self.outlet = Outlet(settings, security.kafka, "intake")
+        self.access_log = AccessLogProducer(settings, security.kafka)
+        metrics.IN_FLIGHT.set_function(lambda: self.outlet.in_flight)
         self.openapi = yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self.intake.max_body, middlewares=[_no_traceback])
+        app = web.Application(
+            client_max_size=self.intake.max_body,
+            middlewares=[counting(metrics.REQUESTS), _no_traceback],
+        )
         app.router.add_get("/health", _health)
+        add_metrics_route(app, metrics.REGISTRY, self.settings, self.security)
         app.router.add_get("/intake/v1/openapi.json", self._openapi)
         app.router.add_post(EVENTS_ROUTE, self._events)
         app.on_startup.append(self._start)
@@ -136,12 +144,16 @@ class Intake:
             detail = f"more than {self.intake.max_in_flight} events are waiting for Kafka"
             return _error(429, "busy", detail, **{"Retry-After": str(RETRY_AFTER)})
         try:
-            failed = await self.outlet.produce(outcomes, now_ms, refused)
+            with metrics.PRODUCE_SECONDS.time():
+                failed = await self.outlet.produce(outcomes, now_ms, refused)
         except TimeoutError:
             return _error(503, "unavailable", "Kafka did not acknowledge the batch: send it again")
         if answer is not None:
             return answer
-        return web.json_response(_answer(outcomes, failed), status=202)
+        body = _answer(outcomes, failed)
+        metrics.ITEMS.labels(source, "accepted").inc(len(body["accepted"]))
+        metrics.ITEMS.labels(source, "refused").inc(len(body["refused"]))
+        return web.json_response(body, status=202)
 
 
 def _answer(outcomes: list[Outcome], failed: Mapping[int, str]) -> dict:

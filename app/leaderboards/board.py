@@ -14,9 +14,10 @@ Pure: no Faust, Kafka or I/O, so the agent, the views and the tests share it.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 import orjson
@@ -73,10 +74,12 @@ class ScoreUpdate(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Board:
-    """A board's top ``top`` entries, best first."""
+    """A board's top ``top`` entries, best first; ``final`` once a tournament's board is
+    finalised (its prizes published): it never changes again."""
 
     top: int
     entries: tuple[Entry, ...] = ()
+    final: bool = False
 
     @classmethod
     def from_bytes(cls, raw: bytes | None) -> Board | None:
@@ -84,18 +87,27 @@ class Board:
         if raw is None:
             return None
         data = orjson.loads(raw)
-        return cls(data["n"], tuple(Entry(*row) for row in data["r"]))
+        return cls(data["n"], tuple(Entry(*row) for row in data["r"]), bool(data.get("f")))
 
     def to_bytes(self) -> bytes:
         # rows as arrays, not objects: a board is rewritten (and changelogged) per batch
-        return orjson.dumps({"n": self.top, "r": [list(e) for e in self.entries]})
+        doc: dict[str, object] = {"n": self.top, "r": [list(e) for e in self.entries]}
+        if self.final:
+            doc["f"] = 1
+        return orjson.dumps(doc)
+
+    def finalised(self) -> Board:
+        return Board(self.top, self.entries, final=True)
 
     def updated(self, updates: Iterable[ScoreUpdate]) -> Board:
-        """This board with ``updates`` applied; N is the latest update's ``top``.
+        """This board with ``updates`` applied; N is the latest update's ``top``. A final
+        board ignores them: a score arriving after its tournament closed is too late.
 
         Exact while N stays the same or shrinks. If N grows mid-period, players evicted
         earlier come back only when they next score (the board cannot know them).
         """
+        if self.final:
+            return self
         best: dict[str, Entry] = {e.player_id: e for e in self.entries}
         top = self.top
         for update in updates:
@@ -109,7 +121,8 @@ class Board:
     def without(self, player_ids: Collection[str]) -> Board:
         """This board without the players (erased): the rest move up; the place they leave
         at the bottom fills when someone below the top N next scores."""
-        return Board(self.top, tuple(e for e in self.entries if e.player_id not in player_ids))
+        kept = tuple(e for e in self.entries if e.player_id not in player_ids)
+        return Board(self.top, kept, self.final)
 
 
 def apply(board: bytes | None, updates: Iterable[ScoreUpdate]) -> bytes:
@@ -121,6 +134,87 @@ def apply(board: bytes | None, updates: Iterable[ScoreUpdate]) -> bytes:
     if current is None:
         current = Board(updates[0].top if updates else 0)
     return current.updated(updates).to_bytes()
+
+
+#: The reserved per-partition keys of the leaderboards table, beside the boards (a NUL byte
+#: first: no board key starts with one). The partition's event time: the newest event time
+#: of its score records, in record order ...
+WATERMARK = b"\x00watermark"
+#: ... and {board key: closes at} for its open tournament boards (:func:`walk`).
+CLOSING = b"\x00closing"
+
+
+def is_board(key: bytes) -> bool:
+    """Whether a key of the leaderboards table is a board's (not a reserved key)."""
+    return not key.startswith(b"\x00")
+
+
+class Walk(NamedTuple):
+    """What a partition's score records do, walked in record order (:func:`walk`)."""
+
+    #: {board key: the updates that count}, to apply with :func:`changed_boards`
+    updates: dict[bytes, list[ScoreUpdate]]
+    #: the boards whose closing time the partition's event time passed, in closing order
+    closed: list[bytes]
+    #: the open boards' closing times after the walk, and the partition's event time
+    closing: dict[bytes, int]
+    watermark: int
+    #: updates dropped: their board had closed before they came
+    late: int
+
+
+def walk(
+    records: Iterable[tuple[bytes, ScoreUpdate]],
+    watermark: int,
+    closing: Mapping[bytes, int],
+    closes_at: Callable[[bytes], int | None],
+) -> Walk:
+    """Walk one partition's score records in record order, closing a board (a tournament's:
+    ``closes_at`` gives when, None for any other) as soon as the partition's event time
+    reaches its closing time. A board's counted updates are then exactly those that came
+    before that point of the partition's sequence, however the sequence was cut into
+    batches; an update for a board already closed is dropped (too late).
+
+    ``watermark`` and ``closing`` are the partition's event time and open boards before the
+    records (the reserved keys :data:`WATERMARK` and :data:`CLOSING`).
+    """
+    open_boards = dict(closing)
+    updates: dict[bytes, list[ScoreUpdate]] = defaultdict(list)
+    closed: list[bytes] = []
+    late = 0
+    for key, update in records:
+        if key not in open_boards:
+            due = closes_at(key)
+            if due is not None and due <= watermark:
+                late += 1
+                continue
+            if due is not None:
+                open_boards[key] = due
+        updates[key].append(update)
+        if update.event_time > watermark:
+            watermark = update.event_time
+            now_due = sorted((due, k) for k, due in open_boards.items() if due <= watermark)
+            for _, k in now_due:
+                del open_boards[k]
+                closed.append(k)
+    return Walk(dict(updates), closed, open_boards, watermark, late)
+
+
+def overdue(closing: Mapping[bytes, int], now_ms: int, allowance_ms: int) -> list[bytes]:
+    """The open boards of ``closing`` that the wall clock ``now_ms`` is past the closing
+    time of by ``allowance_ms`` or more: the fallback for a partition whose event time
+    stopped (no score record came), so a quiet board still closes."""
+    return sorted(key for key, due in closing.items() if due + allowance_ms <= now_ms)
+
+
+def encode_closing(closing: Mapping[bytes, int]) -> bytes:
+    """The stored value of :data:`CLOSING`."""
+    return orjson.dumps({key.decode(): due for key, due in sorted(closing.items())})
+
+
+def parse_closing(raw: bytes) -> dict[bytes, int]:
+    """The open boards' closing times from the stored value of :data:`CLOSING`."""
+    return {key.encode(): due for key, due in orjson.loads(raw).items()}
 
 
 def changed_boards(
@@ -227,3 +321,14 @@ def expired(key: str, today: date, retention_days: int) -> bool:
     keeps every zone's last scores (a board is never written after its period)."""
     end = period_end(key)
     return end is not None and (today - end).days > retention_days + 1
+
+
+def final_and_over(board: Board | None, today: date, retention_days: int) -> bool:
+    """Whether a finalised board whose key names no period (a one-off tournament's) was last
+    reached more than ``retention_days`` before ``today``: the sweep deletes it then, as a
+    day's board, so no board naming players is kept for ever."""
+    if board is None or not board.final:
+        return False
+    newest = max((e.event_time for e in board.entries), default=0)
+    reached = datetime.fromtimestamp(newest / 1000, UTC).date()
+    return (today - reached).days > retention_days + 1

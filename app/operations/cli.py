@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import click
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from faust.cli.base import AppCommand
+from faust.cli.base import cli as faust_cli
 
 from app.operations.admin import AdminError
 
@@ -30,6 +32,7 @@ HELP = """Pitboss: a real-time gamified CRM engine for live-dealer casino tables
   pitboss topics create            create every Pitboss topic
   pitboss rules validate|diff|push FILE, pitboss rules list
   pitboss replay                   replay and compare with the journal
+  pitboss experiments report RULE  an A/B-tested rule's arms against its holdout
   pitboss tail                     rewards and cool-downs as they are issued
   pitboss COMMAND --help           one command's options
 
@@ -79,3 +82,21 @@ def describe_cli(cli: click.Group) -> None:
     cli.help = HELP
     cli.params = [p for p in cli.params if p.name != "version"]
     click.version_option(release, prog_name="pitboss", message="%(prog)s %(version)s")(cli)
+
+
+def subcommand(
+    group: click.Group, name: str, base: type[Command], *options: Any
+) -> Callable[[Callable], click.Command]:
+    """Register a handler as ``pitboss GROUP NAME``: a Faust command of ``base`` (the app,
+    its settings and clean errors) under ``group`` rather than at the top level."""
+
+    def register(fun: Callable) -> click.Command:
+        # Faust registers every command at the top level: move it under the group
+        before = set(faust_cli.commands)
+        base.from_handler(*options)(fun)
+        [added] = set(faust_cli.commands) - before
+        command = faust_cli.commands.pop(added)
+        group.add_command(command, name)
+        return command
+
+    return register

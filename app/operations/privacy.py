@@ -25,7 +25,7 @@ from psycopg import sql
 
 from app.archive import store
 from app.core.ids import pseudonym
-from app.leaderboards.board import Board
+from app.leaderboards.board import Board, is_board
 from app.operations.reading import read_to_end
 from app.pipeline.ingest import FORGET_TYPE, RECORD_TYPE_HEADER, partition_for
 from app.pipeline.keys import ERASED
@@ -104,7 +104,8 @@ async def survey(settings: Settings, player_id: str, timeout_s: float = 30.0) ->
     async for record in _records(
         settings, [changelog(settings, "leaderboards")], partitions, timeout_s
     ):
-        boards[record.key] = record.value
+        if record.key and is_board(record.key):  # not the keeper's reserved keys
+            boards[record.key] = record.value
     for board_key, raw in sorted(boards.items()):
         board = Board.from_bytes(raw)
         if board is not None and any(e.player_id == player_id for e in board.entries):

@@ -51,4 +51,12 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t.player_keys, n, compact, "each player's secret (raw bytes); key player_id"),
         TopicSpec(t.reward_lifecycle, n, keep_week, "Avro RewardLifecycle; key player_id"),
         TopicSpec(t.player_interactions, n, keep_week, "Avro PlayerInteraction; key player_id"),
+        TopicSpec(t.account_events, n, keep_week, "Avro AccountEvent; key player_id"),
+        TopicSpec(t.player_commands, n, keep_week, "Avro PlayerCommand; key player_id"),
+        TopicSpec(t.tournament_prizes, n, keep_week, "Avro TournamentPrize; key player_id"),
+        TopicSpec(
+            t.command_outcomes, n, keep_week, "Avro JournalEntry (command outcomes); key player_id"
+        ),
+        TopicSpec(t.rg_alerts, n, keep_week, "Avro RgAlert; key player_id"),
+        TopicSpec(t.player_outcomes, n, keep_week, "Avro PlayerOutcome; key player_id"),
     ]

@@ -15,7 +15,7 @@ from agents.decide import live, totals
 from agents.leaderboards import leaderboard_totals
 from agents.rules import feed
 from app.core import PlayerState
-from app.leaderboards.board import Board
+from app.leaderboards.board import Board, is_board
 from app.pipeline.ingest import partition_for
 from app.security.access import strip_fields
 from app.security.middleware import authorize_player, requires
@@ -78,13 +78,16 @@ class LeaderboardView(View):
     async def get(self, request: Request, board_key: str) -> Response:
         partition = partition_for(board_key, settings.partitions)
         key = board_key.encode()
-        board = Board.from_bytes(leaderboards_table.get_many(partition, [key]).get(key))
+        found = leaderboards_table.get_many(partition, [key]).get(key) if is_board(key) else None
+        board = Board.from_bytes(found)
         if board is None:
             return self.json({"board": board_key, "top": []}, status=404)
         return self.json(
             {
                 "board": board_key,
                 "size": board.top,
+                # a tournament's board once finalised: its prizes are out, it never changes
+                "final": board.final,
                 # ranks are positions: on a tie, whoever reached the total first ranks higher
                 "top": [
                     {
@@ -105,7 +108,7 @@ class LeaderboardListView(View):
     """The boards this worker owns (its active partitions only): ask each worker."""
 
     async def get(self, request: Request) -> Response:
-        boards = sorted(key.decode() for key in leaderboards_table)
+        boards = sorted(key.decode() for key in leaderboards_table if is_board(key))
         return self.json(
             {
                 "worker": settings.worker_id,

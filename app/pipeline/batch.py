@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 import orjson
 
 from app.core import Decisions, Engine, PlayerState, outputs
+from app.core.events import COMMAND
 from app.core.ids import pseudonym
+from app.core.store import Stock
 from app.leaderboards.board import encode_erasure
 from app.pipeline.ingest import Ingest, Message, SortedBatch, Step, StepKind, dead_letter
-from app.pipeline.keys import APPLIED, COOLDOWN_INDEX, ERASED, WATERMARK
+from app.pipeline.keys import APPLIED, COOLDOWN_INDEX, ERASED, STOCK, WATERMARK
 from app.pipeline.store import Store, Writes
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,8 @@ class _Player:
     erasures: list[dict] = field(default_factory=list)
     #: CONSENT_CHANGED entries (in ``out`` too, in record order): kept when decisions raise
     consents: list[dict] = field(default_factory=list)
+    #: the partition's store stock, which the player's purchases count against
+    stock: Stock | None = None
 
 
 class BatchDecider:
@@ -165,12 +169,13 @@ class BatchDecider:
         steps = batch.steps[partition]
         ids = list(dict.fromkeys(step.player_id for step in steps))
         keys = [pid.encode() for pid in ids]
-        stored = self.states.get_many(partition, [*keys, COOLDOWN_INDEX, ERASED, WATERMARK])
+        stored = self.states.get_many(partition, [*keys, COOLDOWN_INDEX, ERASED, WATERMARK, STOCK])
         stored_profiles = self.profiles.get_many(partition, keys)
         index: dict[str, int] = orjson.loads(stored.get(COOLDOWN_INDEX) or b"{}")
         erased = set(orjson.loads(stored.get(ERASED) or b"[]"))
         watermark: int = orjson.loads(stored.get(WATERMARK) or b"0")
-        stored_keys = (dict(index), len(erased), watermark)
+        stock = Stock(orjson.loads(stored.get(STOCK) or b"{}"), partition, self.ingest.partitions)
+        stored_keys = (dict(index), len(erased), watermark, dict(stock.sold))
         writes = result.states.setdefault(partition, {})
         profile_writes: dict[bytes, bytes | None] = {}
         players: dict[str, _Player] = {}
@@ -184,7 +189,7 @@ class BatchDecider:
                 key = player_id.encode()
                 raw = stored_profiles.get(key)
                 profile = None if raw is None else orjson.loads(raw)
-                player = players[player_id] = _Player(key, profile)
+                player = players[player_id] = _Player(key, profile, stock=stock)
             if step.kind is StepKind.EVENT:
                 before, watermark = watermark, max(watermark, step.value["occurred_at"])
                 chosen = engine if pick is None else pick(step.value, step.msg)
@@ -200,6 +205,8 @@ class BatchDecider:
                 player.events.append(step.value)
                 player.times.append(before)
                 player.records.append(step.msg)
+                if step.value["event_type"] == COMMAND:  # the partition's stock is shared:
+                    self._decide(player, stored, now_ms)  # purchases sell in record order
                 continue
             self._decide(player, stored, now_ms)
             if step.kind is StepKind.PROFILE:
@@ -235,6 +242,8 @@ class BatchDecider:
             writes[ERASED] = orjson.dumps(sorted(erased))
         if watermark != stored_keys[2]:
             writes[WATERMARK] = orjson.dumps(watermark)
+        if stock.sold != stored_keys[3]:
+            writes[STOCK] = orjson.dumps(stock.sold, option=orjson.OPT_SORT_KEYS)
         if profile_writes:
             result.profiles[partition] = profile_writes
 
@@ -270,7 +279,9 @@ class BatchDecider:
         try:  # a stored state that cannot be read fails this player alone, like the core
             if player.state is None:
                 player.state = PlayerState.from_bytes(stored.get(player.key))
-            player.engine.decide(player.state, events, player.profile, now_ms, player.out, times)
+            player.engine.decide(
+                player.state, events, player.profile, now_ms, player.out, times, player.stock
+            )
         except Exception as exc:  # one player's failure must not stop (or drop) the others
             log.exception(
                 "deciding for player %s failed; their events go to dead-letters",

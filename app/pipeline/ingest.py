@@ -1,5 +1,6 @@
-"""Ingest rules: what makes a decoded TableEvent acceptable, and where a player's events
-belong. Pure functions, shared by the worker and the replay."""
+"""Ingest rules: what makes a decoded TableEvent (or another player input, normalized by
+``app.pipeline.inputs``) acceptable, and where a player's events belong. Pure functions,
+shared by the worker and the replay."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from app.contract.codec import AvroCodec
 from app.contract.errors import DecodeError
 from app.core import outputs
 from app.core.ids import pseudonym
+from app.pipeline.inputs import INPUTS, InputKind
 from app.settings import TopicNames
 
 PLAYER_EVENT_TYPES = frozenset(
@@ -64,14 +66,9 @@ def validate(event: dict, stamped_at_ms: int | None) -> str | None:
         return f"{event_type} is a player event but player_id is missing"
     if player_id and "@" in player_id:
         return PERSONAL_ID
-    occurred_at = event["occurred_at"]
-    if not EARLIEST_EVENT_MS <= occurred_at < LATEST_EVENT_MS:
-        return f"occurred_at {occurred_at} is not a time between 2000 and 2100"
-    if stamped_at_ms is not None and stamped_at_ms > 0:
-        if occurred_at > stamped_at_ms + MAX_FUTURE_MS:
-            return f"occurred_at {occurred_at} is more than 5 minutes after it was sent"
-        if occurred_at < stamped_at_ms - MAX_AGE_MS:
-            return f"occurred_at {occurred_at} is more than 7 days before it was sent"
+    reason = _time_problem(event["occurred_at"], stamped_at_ms)
+    if reason:
+        return reason
     if event_type in BET_EVENT_TYPES:
         reason = _bet_problem(event.get("bet"), event_type)
         if reason:
@@ -86,6 +83,30 @@ def validate(event: dict, stamped_at_ms: int | None) -> str | None:
             return f"payout_minor {settlement['payout_minor']} is negative"
     if event_type == "CHAT_MESSAGE" and event.get("chat_text") is None:
         return "CHAT_MESSAGE needs chat_text"
+    return None
+
+
+def validate_input(event: dict, stamped_at_ms: int | None) -> str | None:
+    """Why a normalized player input (``app.pipeline.inputs``) is unacceptable, or None:
+    what every player event needs, checked as ``validate`` checks table events."""
+    if not event["event_id"]:
+        return "the id is empty"
+    player_id = event["player_id"]
+    if not player_id:
+        return "player_id is missing"
+    if "@" in player_id:
+        return PERSONAL_ID
+    return _time_problem(event["occurred_at"], stamped_at_ms)
+
+
+def _time_problem(occurred_at: int, stamped_at_ms: int | None) -> str | None:
+    if not EARLIEST_EVENT_MS <= occurred_at < LATEST_EVENT_MS:
+        return f"occurred_at {occurred_at} is not a time between 2000 and 2100"
+    if stamped_at_ms is not None and stamped_at_ms > 0:
+        if occurred_at > stamped_at_ms + MAX_FUTURE_MS:
+            return f"occurred_at {occurred_at} is more than 5 minutes after it was sent"
+        if occurred_at < stamped_at_ms - MAX_AGE_MS:
+            return f"occurred_at {occurred_at} is more than 7 days before it was sent"
     return None
 
 
@@ -228,6 +249,35 @@ class Ingest:
         self.erasure_key = erasure_key
         self.events = AvroCodec("TableEvent", registry_url=registry_url)
         self.profiles = AvroCodec("PlayerProfile", registry_url=registry_url)
+        #: the other player inputs by their topic, and by their re-keyed record-type header
+        self.inputs: dict[str, tuple[InputKind, AvroCodec]] = {}
+        self.input_tags: dict[bytes, tuple[InputKind, AvroCodec]] = {}
+        for kind in INPUTS:
+            entry = (kind, AvroCodec(kind.record, registry_url=registry_url))
+            self.inputs[getattr(topics, kind.role)] = entry
+            self.input_tags[kind.tag] = entry
+
+    def input_of(self, msg: Message) -> tuple[InputKind, AvroCodec] | None:
+        """The input kind a record carries, if it is neither a table event nor a profile."""
+        if msg.topic == self.topics.rekeyed:
+            tag = _record_type_header(msg.headers)
+            return None if tag is None else self.input_tags.get(tag)
+        return self.inputs.get(msg.topic)
+
+    def event_of(self, msg: Message) -> dict | None:
+        """The player event a record holds (a table event or a normalized input), or None
+        (a profile, an erasure, or bytes that do not decode)."""
+        if msg.value is None or msg.topic == self.topics.player_profiles:
+            return None
+        found = self.input_of(msg)
+        if found is None and _record_type_header(msg.headers) in (PROFILE_TYPE, FORGET_TYPE):
+            return None
+        try:
+            if found is None:
+                return self.events.decode(msg.value)
+            return found[0].normalize(found[1].decode(msg.value))[0]
+        except DecodeError:
+            return None
 
     def sort(self, messages: Iterable[Message], now_ms: int) -> SortedBatch:
         out = SortedBatch()
@@ -245,6 +295,10 @@ class Ingest:
                     self._profile_deleted(out, msg)  # compaction's tombstone: the profile is gone
                 else:
                     self._dead(out, msg, "INVALID", "the record has no value", now_ms)
+                continue
+            found = self.input_of(msg)
+            if found is not None:
+                self._input(out, msg, found, now_ms)
                 continue
             is_profile = msg.topic == profiles_topic or record_type == PROFILE_TYPE
             codec = self.profiles if is_profile else self.events
@@ -273,9 +327,41 @@ class Ingest:
         if reason is None and event["event_type"] not in PLAYER_EVENT_TYPES:
             out.table_level += 1
             return
+        self._place(out, msg, event, reason, EVENT_TYPE)
+
+    def _input(
+        self, out: SortedBatch, msg: Message, found: tuple[InputKind, AvroCodec], now_ms: int
+    ) -> None:
+        """A player input of another kind than a table event: decoded, normalized, checked,
+        and placed on the player's partition like their table events."""
+        kind, codec = found
+        try:
+            event, reason = kind.normalize(codec.decode(msg.value))
+        except DecodeError as exc:
+            self._dead(out, msg, exc.error, str(exc), now_ms)
+            return
+        if event is None:
+            self._dead(out, msg, "INVALID", reason or f"not a usable {kind.record}", now_ms)
+            return
+        reason = validate_input(event, msg.timestamp or None) or reason
+        if reason == PERSONAL_ID:
+            self._personal(out, msg, event, now_ms)
+            return
+        if reason is not None and not event["player_id"]:
+            self._dead(out, msg, "INVALID", reason, now_ms)
+            out.rejected.append(outputs.event_rejected(event, reason, now_ms))
+            return
+        self._place(out, msg, event, reason, kind.tag)
+
+    def _place(
+        self, out: SortedBatch, msg: Message, event: dict, reason: str | None, tag: bytes
+    ) -> None:
+        """A player's event (``reason``: refused) onto their partition: forwarded there
+        (as a ``tag`` record) when a producer put it elsewhere."""
+        player_id = event["player_id"]
         partition = partition_for(player_id, self.partitions)
         if partition != msg.partition:
-            out.forwards.append((player_id.encode(), msg.value, partition, EVENT_TYPE))
+            out.forwards.append((player_id.encode(), msg.value, partition, tag))
             return
         if reason is not None:  # refused on the player's partition, where their secret is
             invalid = Invalid(event, reason)

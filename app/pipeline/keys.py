@@ -19,3 +19,6 @@ ERASED = b"\x00erased"
 #: The partition's event time: the newest ``occurred_at`` of its accepted player events, in
 #: record order. Cool-downs end by it, whatever the batches (docs/architecture.md).
 WATERMARK = b"\x00watermark"
+#: {store item id: sold in this partition}: each partition sells its share of an item's
+#: overall stock (``app.core.store.Stock``), counted in record order like everything else.
+STOCK = b"\x00store-stock"

@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from app.contract.codec import AvroCodec
+from app.core.spending import COMMAND_OUTCOMES
 from app.leaderboards.board import encode_score
 from app.pipeline.batch import BatchResult
 from app.pipeline.ingest import RECORD_TYPE_HEADER, partition_for
+from app.pipeline.rg_alerts import rg_alerts
 from app.security.player_keys import Sealer, named_players
 
 
@@ -33,6 +35,7 @@ class OutputCodecs:
         self.journal = AvroCodec("JournalEntry", registry_url=registry_url)
         self.cooldown = AvroCodec("CoolDown", registry_url=registry_url)
         self.dead_letter = AvroCodec("DeadLetter", registry_url=registry_url)
+        self.rg_alert = AvroCodec("RgAlert", registry_url=registry_url)
 
 
 def needs_secrets(result: BatchResult) -> set[str]:
@@ -47,7 +50,8 @@ def output_plan(
     dead letters and cool-down ids sealed under the players' secrets (``sealer``, which
     holds one for every player of ``needs_secrets``). A record keyed by a pseudonym goes to
     the player's partition (of ``partitions``), as it did when keyed by the id: a player's
-    journal, rewards and cool-downs share a partition number."""
+    journal, rewards and cool-downs share a partition number. The RG team's alerts follow the
+    journal entries they project (``app.pipeline.rg_alerts``)."""
     out = result.decisions
     plan = [
         Output("rekeyed", key, value, partition, ((RECORD_TYPE_HEADER, record_type),))
@@ -70,10 +74,24 @@ def output_plan(
     plan += (Output("leaderboard_scores", *encode_score(*score)) for score in out.scores)
     # after the scores: each board's keeper drops the player after their last score
     plan += (Output("leaderboard_scores", *erasure) for erasure in result.leaderboard_erasures)
+    kept = []
     for entry in result.journal:
         sealed = sealer.entry(entry)
+        kept.append((entry, sealed))
         player_id = entry["player_id"]
         where = partition_for(player_id, partitions) if player_id else None
         key = (sealed["player_id"] or "").encode() or None
         plan.append(Output("journal", key, codecs.journal.encode(sealed), where))
+    # the RG team's alerts: a projection of the entries that raised a player to high
+    plan += (
+        Output("rg_alerts", a["player_id"].encode(), codecs.rg_alert.encode(a))
+        for a in rg_alerts(kept)
+    )
+    # each player command's answer: its COMMAND_APPLIED or COMMAND_REFUSED entry, unsealed
+    # (short-lived, keyed by the player like rewards) for the platform that sent it
+    plan += (
+        Output("command_outcomes", e["player_id"].encode(), codecs.journal.encode(e))
+        for e in result.journal
+        if e["decision"] in COMMAND_OUTCOMES
+    )
     return plan

@@ -17,7 +17,7 @@ import click
 from faust.cli import argument, option
 from faust.cli.base import cli
 
-from app.operations.cli import Command
+from app.operations.cli import Command, subcommand
 from app.rules.loader import RuleProblem, RulesFileError, read_ruleset_file
 from app.rules.policy import PolicyFileError, load_policies
 from app.rules.publish import (
@@ -120,19 +120,8 @@ cli.add_command(rules)
 
 
 def rules_action(name: str, *options: Any) -> Callable[[Callable], click.Command]:
-    """Register ``fun`` as ``pitboss rules NAME``: a Faust command (the app, its settings and
-    clean errors) under the ``rules`` group rather than at the top level."""
-
-    def register(fun: Callable) -> click.Command:
-        # Faust registers every command at the top level: move it under `rules`
-        before = set(cli.commands)
-        RulesCommand.from_handler(*options)(fun)
-        [added] = set(cli.commands) - before
-        command = cli.commands.pop(added)
-        rules.add_command(command, name)
-        return command
-
-    return register
+    """Register ``fun`` as ``pitboss rules NAME`` (``app.operations.cli.subcommand``)."""
+    return subcommand(rules, name, RulesCommand, *options)
 
 
 FILE = argument("file", type=click.Path(dir_okay=False))

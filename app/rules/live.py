@@ -27,15 +27,18 @@ class LiveEngine:
         operator_timezone: str,
         read: Callable[[], bytes | None],
         jurisdictions: Jurisdictions | None = None,
+        game_salt: str = "",
     ) -> None:
+        """``game_salt``: ``PITBOSS_GAME_SALT``, that mini-game outcomes derive from."""
         self.operator_timezone = operator_timezone
+        self.game_salt = game_salt.encode()
         self.read = read
         self.jurisdictions = jurisdictions
         self.engine = self._engine(default_ruleset())
         self._raw: bytes | None = None
 
     def _engine(self, ruleset: Ruleset) -> Engine:
-        return Engine(ruleset, self.operator_timezone, self.jurisdictions)
+        return Engine(ruleset, self.operator_timezone, self.jurisdictions, self.game_salt)
 
     def current(self) -> Engine:
         raw = self.read()

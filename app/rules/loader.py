@@ -228,7 +228,7 @@ def _semantic_errors(doc: Mapping, lines: LineMap, skip: set[int]) -> Found:
         if i in skip:
             continue
         try:
-            compile_ruleset({**frame, "rules": [rule]})
+            compile_ruleset({**frame, "rules": [rule]}, whole=False)
         except RulesetError as exc:
             found.append(_compile_error(exc, i))
     if not found and not skip:  # whatever only the whole document shows

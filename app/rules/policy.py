@@ -21,8 +21,9 @@ from typing import Any
 
 import yaml
 
-from app.core.compile import GAMES, REWARD_KINDS
-from app.core.rules import CountryRules, Jurisdictions, RewardSpec
+from app.core.accounts import DEPOSITS_KEPT, DEPOSITS_KEPT_MS
+from app.core.compile import GAMES, REWARD_KINDS, RulesetError, parse_duration
+from app.core.rules import CountryRules, DepositFlags, Jurisdictions, RewardSpec
 from app.rules.problems import (
     LineMap,
     Path,
@@ -52,7 +53,15 @@ DEFAULT_PRODUCT: str = next(
 )
 PRODUCT_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
-_POLICY_KEYS = ("name", "allowed_kinds", "max_wagering", "cross_product")
+_POLICY_KEYS = (
+    "name",
+    "allowed_kinds",
+    "max_wagering",
+    "cross_product",
+    "kyc_required",
+    "deposit_flags",
+)
+_FLAG_KEYS = ("amount_minor", "count", "within")
 _FILE_KEYS = ("products_by_game", "default", "countries")
 #: A policy's fields when the file leaves them out of ``default``: nothing restricted.
 _UNRESTRICTED: dict[str, Any] = {
@@ -60,6 +69,8 @@ _UNRESTRICTED: dict[str, Any] = {
     "allowed_kinds": list(REWARD_KINDS),
     "max_wagering": None,
     "cross_product": True,
+    "kyc_required": False,
+    "deposit_flags": None,
 }
 
 #: (where in the ruleset, message, severity): what the check finds, before it has lines.
@@ -84,6 +95,10 @@ class Policy:
     allowed_kinds: frozenset[str]
     max_wagering: int | None
     cross_product: bool
+    #: rewards are held back (``kyc_unverified``) until the player's KYC is VERIFIED
+    kyc_required: bool = False
+    #: deposit patterns journaled for the AML team (DEPOSIT_FLAGGED)
+    deposit_flags: DepositFlags | None = None
 
     def allows(self, kind: str) -> bool:
         return kind in self.allowed_kinds
@@ -200,7 +215,46 @@ def _policy(code: str, spec: Any, inherited: Mapping[str, Any], problems: list[s
     if not isinstance(cross, bool):
         problems.append(f"{where}.cross_product: must be true or false, got {cross!r}")
         cross = False
-    return Policy(code, str(fields["name"] or code), frozenset(kinds), cap, cross)
+    kyc = fields["kyc_required"]
+    if not isinstance(kyc, bool):
+        problems.append(f"{where}.kyc_required: must be true or false, got {kyc!r}")
+        kyc = False
+    flags = fields["deposit_flags"]
+    if flags is not None and not isinstance(flags, DepositFlags):
+        flags = _deposit_flags(flags, (*at, "deposit_flags"), problems)
+    name = str(fields["name"] or code)
+    return Policy(code, name, frozenset(kinds), cap, cross, kyc, flags)
+
+
+def _deposit_flags(spec: Any, at: Path, problems: list[str]) -> DepositFlags | None:
+    """A market's deposit patterns: ``amount_minor`` (house minor units) and/or ``count``
+    deposits ``within`` a duration (default 1h, at most a week: what a player's state keeps)."""
+    where = format_path(at)
+    if not isinstance(spec, Mapping):
+        problems.append(f"{where}: must be a mapping of {', '.join(_FLAG_KEYS)}, or null")
+        return None
+    _unknown_keys(spec, _FLAG_KEYS, at, problems)
+    amount, count = spec.get("amount_minor"), spec.get("count")
+    if amount is not None and (
+        isinstance(amount, bool) or not isinstance(amount, int) or amount < 1
+    ):
+        problems.append(f"{where}.amount_minor: must be a whole amount of at least 1, or null")
+        amount = None
+    if count is not None and (
+        isinstance(count, bool) or not isinstance(count, int) or not 2 <= count <= DEPOSITS_KEPT
+    ):
+        problems.append(f"{where}.count: must be a whole number from 2 to {DEPOSITS_KEPT}, or null")
+        count = None
+    within = 0
+    try:
+        within = parse_duration(spec.get("within", "1h"), f"{where}.within")
+    except RulesetError as exc:
+        problems.append(f"{where}.within: {exc.message}")
+    if within > DEPOSITS_KEPT_MS:
+        problems.append(f"{where}.within: must be at most 7d (the deposits a state keeps)")
+    if amount is None and count is None:
+        problems.append(f"{where}: give amount_minor, count or both")
+    return DepositFlags(amount, count, within)
 
 
 def _mtime(path: FilePath) -> int:
@@ -311,6 +365,31 @@ def policy_findings(
             if isinstance(override, Mapping):
                 at: Path = ("rules", i, "variants", j, "reward")
                 found += _reward_findings(at, override, plays, policies, True)
+    found += _store_findings(doc, policies)
+    return found
+
+
+def _store_findings(doc: Any, policies: Policies) -> list[Finding]:
+    """What the store's items, the levels and the mini-games' sectors grant, checked like
+    rules' rewards (earned by any live play: a purchase, a level or a spin is of no game)."""
+    found: list[Finding] = []
+    plays = policies.live_products
+    for section, part in (("store", None), ("levels", None), ("minigames", "sectors")):
+        entries = doc.get(section) if isinstance(doc, Mapping) else None
+        for i, entry in enumerate(entries if isinstance(entries, list) else ()):
+            if not isinstance(entry, Mapping):
+                continue
+            grants = [((section, i, "reward"), entry.get("reward"))]
+            if part is not None:
+                sectors = entry.get(part)
+                grants = [
+                    ((section, i, part, j, "reward"), sector.get("reward"))
+                    for j, sector in enumerate(sectors if isinstance(sectors, list) else ())
+                    if isinstance(sector, Mapping)
+                ]
+            for at, reward in grants:
+                if isinstance(reward, Mapping):
+                    found += _reward_findings(at, reward, plays, policies, False)
     return found
 
 
@@ -332,7 +411,9 @@ def runtime_view(policies: Policies) -> Jurisdictions:
     """What the engine needs of the policies per grant: one dict lookup per player."""
 
     def rules(policy: Policy) -> CountryRules:
-        return CountryRules(policy.allowed_kinds, policy.cross_product)
+        return CountryRules(
+            policy.allowed_kinds, policy.cross_product, policy.kyc_required, policy.deposit_flags
+        )
 
     return Jurisdictions(
         default=rules(policies.default),

@@ -154,6 +154,7 @@ REVEALS: Mapping[tuple[str, str], str] = {
     ("decision", "COOLDOWN_STARTED"): "cooldown",
     ("decision", "COOLDOWN_ENDED"): "cooldown",
     ("decision", "RISK_LEVEL_CHANGED"): "harm_flags",
+    ("decision", "DEPOSIT_FLAGGED"): "deposits",  # AML: never the figures to the support desk
 }
 REDACTED_REASON = "responsible_gaming"
 

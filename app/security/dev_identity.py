@@ -53,19 +53,32 @@ class DevIdentity:
         now: float | None = None,
     ) -> str:
         """A token for ``subject`` with ``roles``, valid for ``ttl`` seconds from ``now``."""
+        extra = {"roles": sorted(roles), "amr": list(amr)}
+        return self.sign(ISSUER, AUDIENCE, subject, ttl, now, extra)
+
+    def sign(
+        self,
+        issuer: str,
+        audience: str,
+        subject: str,
+        ttl: float,
+        now: float | None = None,
+        extra: dict | None = None,
+    ) -> str:
+        """A JWT signed with this identity's key (staff tokens, and the gateway's development
+        player tokens, share it)."""
         key = serialization.load_pem_private_key(
             (self.directory / PRIVATE_KEY).read_bytes(), password=None
         )
         issued = int(time.time() if now is None else now)
         claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
+            "iss": issuer,
+            "aud": audience,
             "sub": subject,
             "iat": issued,
             "exp": issued + int(ttl),
             "jti": uuid.uuid4().hex,
-            "roles": sorted(roles),
-            "amr": list(amr),
+            **(extra or {}),
         }
         kid = json.loads((self.directory / JWKS).read_text())["keys"][0]["kid"]
         return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid})

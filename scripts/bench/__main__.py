@@ -14,6 +14,8 @@ Phases (``--only`` takes their names), one after another, each in a stage of its
   pitboss-streak   (4) a Pitboss worker running only the loss-streak-5 rule
   pitboss-default  (5) a Pitboss worker running the shipped ruleset (caps, cool-downs...)
   latency          the simulator at a steady rate; produce-to-decision p50, p99, max
+  push             a worker and a gateway at half of (5)'s rate: produce-to-WebSocket
+                   p50, p99 while the connections ramp up (scripts/bench/push.py)
   recovery         a fresh worker rebuilding N players' state from the changelog
 
 (1)-(5) decide the same pre-loaded Avro events, and each reports the loss-streak offers it
@@ -44,7 +46,7 @@ import orjson
 from app.devtools.localbroker import LocalBroker, free_port
 from app.rules import DEFAULT_RULESET_PATH
 from app.settings import PROJECT_ROOT
-from scripts.bench import baselines, pitboss
+from scripts.bench import baselines, pitboss, push
 from scripts.bench.baselines import PhaseResult
 from scripts.bench.common import Stage, Workload, machine, make_workload
 
@@ -55,7 +57,7 @@ THROUGHPUT = {
     "pitboss-streak": "(4) Pitboss, loss-streak-5 only",
     "pitboss-default": "(5) Pitboss, default ruleset",
 }
-PHASES = (*THROUGHPUT, "latency", "recovery")
+PHASES = (*THROUGHPUT, "latency", "recovery", "push")
 #: sized so that ``make bench`` stays under ten minutes on a busy 2-core machine
 DEFAULT_EVENTS = 100_000
 
@@ -84,10 +86,16 @@ async def throughput_phase(
 async def run_phases(args: argparse.Namespace, run_dir: Path, broker_url: str) -> dict:
     wanted = [p for p in PHASES if p in args.only]
     workload = None
-    if set(wanted) - {"latency"}:
+    if set(wanted) - {"latency", "push"}:
         print(f"making {args.events:,} simulator events ...", flush=True)
         workload = make_workload(args.events, args.players, args.tables, args.seed)
-    report: dict = {"throughput": [], "latency": None, "recovery": None, "errors": {}}
+    report: dict = {
+        "throughput": [],
+        "latency": None,
+        "recovery": None,
+        "push": None,
+        "errors": {},
+    }
     if workload is not None:
         report["workload"] = {
             "events": len(workload.events),
@@ -121,6 +129,15 @@ async def run_phases(args: argparse.Namespace, run_dir: Path, broker_url: str) -
                     seed=args.seed,
                 )
                 print(f"   p50 {lat['latency_ms']['p50']:,.0f} ms", flush=True)
+            elif name == "push":
+                report["push"] = await push.push_latency(
+                    stage,
+                    steps=push.steps_of(args.push_connections),
+                    rate=args.push_rate or half_capacity(report["throughput"]),
+                    seconds=args.push_seconds,
+                    warmup=args.push_warmup,
+                    target_ms=args.push_target_ms,
+                )
             else:
                 assert workload is not None
                 rec = report["recovery"] = await pitboss.recovery(
@@ -137,6 +154,12 @@ async def run_phases(args: argparse.Namespace, run_dir: Path, broker_url: str) -
                 print(f"   could not delete the stage's topics: {exc}", flush=True)
         print(f"   ({time.monotonic() - started:.0f} s)", flush=True)
     return report
+
+
+def half_capacity(results: list[PhaseResult]) -> float:
+    """Half of what (5) decided in this run (issue 17's rate), else 200 events/s."""
+    measured = [r.rate for r in results if r.phase == "pitboss-default"]
+    return round(measured[0] / 2) if measured else 200.0
 
 
 def throughput_rows(results: list[PhaseResult], expected_offers: int | None) -> list[dict]:
@@ -219,6 +242,8 @@ def render(doc: dict) -> str:
             f"{rec['rocksdb_player_state_mb']:,.0f} MB = {rec['rocksdb_bytes_per_player']:.0f} "
             f"B/player on disk; state {rec['state_bytes_per_player']:.0f} B/player",
         ]
+    if doc.get("push"):
+        lines += ["", push.render(doc["push"])]
     for name, error in doc["errors"].items():
         lines.append(f"FAILED {name}: {error.splitlines()[0]}")
     return "\n".join(lines)
@@ -255,6 +280,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--latency-warmup", type=float, default=5.0, help="seconds run before timing starts"
     )
     parser.add_argument("--recovery-players", type=int, default=1_000_000)
+    push.add_arguments(parser, prefix="push-", rate=None)
     parser.add_argument("--broker-url", help="default: PITBOSS_BROKER_URL, else a private one")
     parser.add_argument("--keep", action="store_true", help="keep the private broker's data")
     args = parser.parse_args(argv)

@@ -8,15 +8,17 @@ checked against Pitboss's ``loss-streak-5`` rule by the offers each phase report
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
 import platform
 import shutil
+import signal
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +34,7 @@ from app.operations.admin import admin_client, ensure_topics
 from app.operations.topics import TopicSpec
 from app.security import kafka_clients
 from app.security.dev_identity import ensure_dev_identity
-from app.settings import Settings
+from app.settings import PROJECT_ROOT, Settings
 
 #: the loss-streak-5 rule of app/rules/default.yaml: the length and the cashback share
 STREAK_LENGTH = 5
@@ -320,3 +322,41 @@ async def poll_json(url: str, token: str) -> dict | None:
         return await asyncio.to_thread(get_json, url, token)
     except OSError:
         return None
+
+
+def run_standalone(
+    name: str,
+    args: argparse.Namespace,
+    bench: Callable[[Stage], Awaitable[dict]],
+    render: Callable[[dict], str],
+) -> int:
+    """Run one stand-alone benchmark (``python -m scripts.bench.NAME``) on a stage of its own,
+    on ``--broker-url`` or a private broker: its children are stopped on SIGINT/SIGTERM, the
+    report printed, and written to ``--json`` if given."""
+    from scripts.bench.__main__ import broker_for  # the run's private broker, as make bench
+
+    run_dir = PROJECT_ROOT / ".state" / "bench" / time.strftime(f"{name}-%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    url, broker = broker_for(args, run_dir)
+    stage = Stage.create(name, run_dir, url, args.partitions)
+
+    async def run() -> dict:
+        stopping = asyncio.current_task()
+        assert stopping is not None
+        for sig in (signal.SIGINT, signal.SIGTERM):  # the children are stopped on the way out
+            asyncio.get_running_loop().add_signal_handler(sig, stopping.cancel)
+        try:
+            return await bench(stage)
+        finally:
+            await stage.cleanup()
+
+    try:
+        report = asyncio.run(run())
+    finally:
+        if broker is not None:
+            broker.stop()
+            shutil.rmtree(broker.data_dir, ignore_errors=True)
+    print("\n" + render(report))
+    if args.json:
+        args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    return 0

@@ -26,6 +26,8 @@ _ = (
     LeaderboardTotals.boards_written,
     LeaderboardTotals.boards_expired,
     LeaderboardTotals.boards_erased_from,
+    LeaderboardTotals.tournaments_finished,
+    LeaderboardTotals.late_scores,
     ArchiveTotals.undecodable,
     ArchiveTotals.outages,
     # aiokafka's ConsumerRebalanceListener callbacks

@@ -21,7 +21,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from app.contract.codec import AvroCodec
 from app.core.ids import pseudonym
+from app.delivery.lifecycle import step
 from app.devtools.deployment import Deployment, wait_for
 from app.devtools.localbroker import free_port
 from app.devtools.supervise import Child, spawn
@@ -134,10 +136,22 @@ def test_the_archive_waits_for_postgresql_catches_up_once_and_serves_the_timelin
             what="the worker to decide every event",
         )
         on_topics = topic_records(dep)
+        # the winner's reward credited by `pitboss fulfil`: its steps on reward-lifecycle
+        paid = next(r for r in on_topics["rewards"] if r["player_id"] == winner)
+        lifecycle_topic = dep.settings.topics.reward_lifecycle
+        codec = AvroCodec("RewardLifecycle")
+        dep.produce(
+            lifecycle_topic,
+            [
+                (winner.encode(), codec.encode(step(paid, "wallet", status, now + n)), None)
+                for n, status in enumerate(("PENDING", "CREDITED"))
+            ],
+        )
         # the archive also copies the access log, which the views above have written to, and
         # the players' pseudonyms (player-keys)
         access_log, player_keys = dep.settings.topics.access_log, dep.settings.topics.player_keys
-        accesses = sum(asyncio.run(offsets(dep, "end", [access_log, player_keys])).values())
+        followed = [access_log, player_keys, lifecycle_topic]
+        accesses = sum(asyncio.run(offsets(dep, "end", followed)).values())
         total = sum(len(records) for records in on_topics.values()) + accesses
         assert on_topics["cooldowns"] and on_topics["rewards"]
 
@@ -163,7 +177,7 @@ def test_the_archive_waits_for_postgresql_catches_up_once_and_serves_the_timelin
             ids = [row[0] for row in rows[kind]]
             assert sorted(ids) == sorted({r[key] for r in on_topics[kind]}), kind
         topics = [dep.settings.topics.journal, dep.settings.topics.rewards]
-        topics += [dep.settings.topics.cooldowns, access_log, player_keys]
+        topics += [dep.settings.topics.cooldowns, access_log, player_keys, lifecycle_topic]
         ends = {tp: n for tp, n in asyncio.run(offsets(dep, "end", topics)).items() if n}
         assert asyncio.run(offsets(dep, "committed", [])) == ends
 
@@ -190,6 +204,15 @@ def test_the_archive_waits_for_postgresql_catches_up_once_and_serves_the_timelin
         assert started["cooldown"]["reason"] == on_topics["cooldowns"][0]["reason"]
         page = dep.view(f"/pitboss/timeline/{winner}/?limit=1")
         assert page["count"] == 1 and page["items"][0]["reward"] is not None
+        [credited] = [
+            i
+            for i in dep.view(f"/pitboss/timeline/{winner}/?decision=REWARD_ISSUED")["items"]
+            if i["reward_id"] == paid["reward_id"]
+        ]
+        assert (credited["lifecycle"]["status"], credited["lifecycle"]["adapter"]) == (
+            "CREDITED",
+            "wallet",
+        )
         status, body = get(dep, f"/pitboss/timeline/{loser}/export?format=csv")
         exported = list(csv.DictReader(io.StringIO(body.decode())))
         assert status == 200 and [r["entry_id"] for r in exported] == [r["entry_id"] for r in mine]

@@ -16,15 +16,14 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from app.console.session import COOKIE
 from app.devtools.deployment import Deployment, wait_for
-from tests.browser.driver import Browser, missing
-from tests.e2e.test_archive_e2e import start_archive
+from tests.browser.driver import Browser
+from tests.support.console import console_deployment
 from tests.support.factories import natural, profile, settled
-from tests.unit.archive.test_archive import URL, pg  # noqa: F401  (PostgreSQL or a clear failure)
+from tests.unit.archive.test_archive import pg  # noqa: F401  (PostgreSQL or a clear failure)
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -36,14 +35,7 @@ MINUTE = 60_000
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, pg: str) -> Iterator[Deployment]:  # noqa: F811
-    if (why := missing()) is not None:
-        pytest.fail(f"the browser tests need `make browser`: {why}", pytrace=False)
-    schema = f"test_console_{uuid.uuid4().hex[:8]}"
-    dep = Deployment.create(tmp_path_factory.mktemp("console"), PITBOSS_ARCHIVE_SCHEMA=schema)
-    archive = None
-    try:
-        dep.start_worker()
-        archive = start_archive(dep, URL)
+    with console_deployment(tmp_path_factory.mktemp("console"), "console") as dep:
         dep.produce_profiles([profile(HARMED, harm_flags=[FLAG])])
         start = int(time.time() * 1000) - 60 * MINUTE
         # five losses in a row, minutes apart (a streak, not a rapid-loss burst)
@@ -57,12 +49,6 @@ def served(tmp_path_factory: pytest.TempPathFactory, pg: str) -> Iterator[Deploy
             what="the worker to decide every event",
         )
         yield dep
-    finally:
-        if archive is not None and archive.alive():
-            archive.proc.kill()
-        dep.stop_all()
-        with psycopg.connect(URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def wait_archived(dep: Deployment, player: str) -> None:
@@ -131,6 +117,7 @@ def test_crm_manager_sees_the_overview_move_while_events_are_produced(served):
             " && document.getElementById('rewards_by_rule').innerText"
         )
         assert person.count("#rates polyline") == 2
+        assert person.count("#workers tr[data-worker='worker-1']") == 1
         person.screenshot("console-overview")
         # the rules page: the ruleset in force, with its revision
         assert person.goto(served.web_url + "/console/rules/") == 200

@@ -13,19 +13,18 @@ import re
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
+from app.contract.codec import AvroCodec
 from app.devtools.deployment import Deployment, wait_for
 from app.rules import DEFAULT_RULESET_PATH
-from tests.browser.driver import Browser, missing
-from tests.e2e.test_archive_e2e import start_archive
+from tests.browser.driver import Browser
 from tests.e2e.test_console_browser_e2e import log_in
+from tests.support.console import console_deployment
 from tests.support.factories import natural
-from tests.unit.archive.test_archive import URL, pg  # noqa: F401  (PostgreSQL or a clear failure)
+from tests.unit.archive.test_archive import pg  # noqa: F401  (PostgreSQL or a clear failure)
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -36,14 +35,7 @@ MINUTE = 60_000
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, pg: str) -> Iterator[Deployment]:  # noqa: F811
-    if (why := missing()) is not None:
-        pytest.fail(f"the browser tests need `make browser`: {why}", pytrace=False)
-    schema = f"test_console_rules_{uuid.uuid4().hex[:8]}"
-    dep = Deployment.create(tmp_path_factory.mktemp("console-rules"), PITBOSS_ARCHIVE_SCHEMA=schema)
-    archive = None
-    try:
-        dep.start_worker()
-        archive = start_archive(dep, URL)
+    with console_deployment(tmp_path_factory.mktemp("console-rules"), "console_rules") as dep:
         start = int(time.time() * 1000) - 30 * MINUTE
         dep.produce_events([natural(player_id=p, occurred_at=start) for p in PLAYERS])
 
@@ -56,12 +48,6 @@ def served(tmp_path_factory: pytest.TempPathFactory, pg: str) -> Iterator[Deploy
 
         wait_for(archived, timeout=60, what="the archive to hold the rewards")
         yield dep
-    finally:
-        if archive is not None and archive.alive():
-            archive.proc.kill()
-        dep.stop_all()
-        with psycopg.connect(URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def post(url: str, body: dict, token: str) -> tuple[int, dict]:
@@ -90,6 +76,8 @@ def test_a_crm_manager_tries_a_doubled_reward_and_pushes_it_with_a_second_approv
         row = f"#figures tr[data-rule='{RULE}'][data-version='1']"
         assert (alice.text(f"{row} .fires"), alice.text(f"{row} .players")) == ("3", "3")
         assert alice.text(f"{row} .amounts") == "30 XP"
+        assert alice.count(f"#daily-chart g.line[data-label='{RULE} XP'] circle") == 8
+        assert f"{RULE} XP (30)" in alice.text("#daily-chart figcaption")
         # an edit that breaks the file: every problem with its line
         shipped = alice.wait_until("() => document.getElementById('yaml').value")
         line = shipped.splitlines().index("      amount: 10") + 1
@@ -146,6 +134,60 @@ def test_a_crm_manager_tries_a_doubled_reward_and_pushes_it_with_a_second_approv
     assert asked and asked[0]["permission"] == "rules.push"
     assert [e["subject"] for e in approved] == ["bob"]
     assert "console by alice, approved by bob" in approved[0]["reason"]
+
+
+def interaction(player: str, reward_id: str, action: str, n: int) -> dict:
+    """A ``PlayerInteraction`` as the player gateway posts it (rule filled from the reward)."""
+    now = int(time.time() * 1000)
+    return {
+        "interaction_id": f"i-{player}-{n}",
+        "player_id": player,
+        "action": action,
+        "reward_id": reward_id,
+        "message_id": None,
+        "rule_id": RULE,
+        "variant": None,
+        "surface": "reward-toast",
+        "occurred_at": now,
+        "recorded_at": now,
+    }
+
+
+def test_the_rule_page_shows_click_through_per_variant(served):
+    """Players' interactions, on their topic as the gateway writes them, are journaled by the
+    worker, archived, and counted on the Rules page per rule and variant."""
+    rewards = {
+        player: served.view(f"/pitboss/timeline/{player}/?decision=REWARD_ISSUED")["items"][0][
+            "reward_id"
+        ]
+        for player in PLAYERS
+    }
+    first, second, _ = PLAYERS
+    answers = [
+        interaction(first, rewards[first], "SHOWN", 1),
+        interaction(first, rewards[first], "CLICKED", 2),
+        interaction(first, rewards[first], "CLAIMED", 3),
+        interaction(second, rewards[second], "SHOWN", 4),
+        interaction(second, rewards[second], "DISMISSED", 5),
+    ]
+    codec = AvroCodec("PlayerInteraction")
+    served.produce(
+        served.settings.topics.player_interactions,
+        [(a["player_id"].encode(), codec.encode(a), None) for a in answers],
+    )
+
+    def archived() -> bool:
+        found = served.view(f"/pitboss/timeline/{second}/?decision=INTERACTION_RECORDED")
+        return len(found["items"]) == 2
+
+    wait_for(archived, timeout=60, what="the archive to hold the interactions")
+    with Browser() as alice:
+        log_in(alice, served.web_url + "/console/rules/", served.token("crm_manager"))
+        row = f"#engagement tr[data-rule='{RULE}'][data-variant='']"
+        cells = {c: alice.text(f"{row} .{c}") for c in ("issued", "shown", "clicked", "ctr")}
+        assert cells == {"issued": "3", "shown": "2", "clicked": "1", "ctr": "50%"}, cells
+        assert (alice.text(f"{row} .claimed"), alice.text(f"{row} .dismissed")) == ("1", "1")
+        alice.screenshot("console-rules-click-through")
 
 
 def test_a_push_cannot_be_approved_by_the_person_who_asked(served):

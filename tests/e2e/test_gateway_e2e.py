@@ -29,8 +29,9 @@ from app.gateway.messages import stream_message
 from app.gateway.server import OPENAPI_PATH
 from app.gateway.settings import GatewaySettings
 from app.gateway.tokens import mint_player_token
-from app.leaderboards.board import Board
+from app.leaderboards.board import Board, Entry, is_board, parse_score
 from app.operations.privacy import changelog, request_erasure
+from tests.e2e.test_metrics_e2e import samples, total
 from tests.support.factories import natural, table_event
 from tests.support.fuzz import fuzz
 
@@ -43,7 +44,7 @@ AUDIENCE = GatewaySettings.from_env({}).audience
 class Gateway:
     """A running ``pitboss gateway`` of a deployment, and a client for it."""
 
-    def __init__(self, dep: Deployment, tmp: Path) -> None:
+    def __init__(self, dep: Deployment, tmp: Path, **env: str) -> None:
         self.dep, self.tmp, self.starts = dep, tmp, 0
         self.port = free_port()
         self.keys = tmp / "player-keys"
@@ -51,6 +52,7 @@ class Gateway:
             **dep.env,
             "PITBOSS_GATEWAY_PORT": str(self.port),
             "PITBOSS_PLAYER_DEV_KEYS": str(self.keys),
+            **env,
         }
         self.child: Child | None = None
         self.start()
@@ -268,7 +270,7 @@ def test_a_leaderboard_shows_the_top_and_the_players_own_rank(gateway):
         latest = {
             r.key.decode(): r.value
             for r in dep.read_all(changelog(dep.settings, "leaderboards"))
-            if r.key and not r.key.startswith(b"\x00")
+            if r.key and is_board(r.key)
         }
         for key, value in latest.items():
             board = Board.from_bytes(value)
@@ -292,6 +294,41 @@ def test_a_leaderboard_shows_the_top_and_the_players_own_rank(gateway):
     assert bad.status_code == 400 and bad.json()["error"] == "bad_request"
     other = gateway.get(f"/gateway/v1/players/{ahead}/leaderboards/{key}", token)
     assert other.status_code == 403
+
+
+def test_a_player_below_the_top_n_gets_their_rank_among_every_score(gateway):
+    """The board keeps only its top N; the scores topic has every score, so a player below
+    the top still gets their rank: the one every score on the board gives them."""
+    dep = gateway.dep
+    run = uuid.uuid4().hex[:6]
+    behind = f"p-lbz-{run}"
+    ahead = [f"p-lb{n:02d}-{run}" for n in range(11)]
+    dep.produce_events([e for p in ahead for e in plays(p, bets=3)] + plays(behind, bets=1))
+    dep.wait_caught_up(dep.settings.topics.table_events)
+    token = gateway.token(behind)
+
+    def ranked() -> tuple[int, dict] | None:
+        """The rank every score on the player's board gives them, and the gateway's answer,
+        once it agrees."""
+        best: dict[str, dict[str, tuple]] = {}
+        for r in dep.read_all(dep.settings.topics.leaderboard_scores):
+            if r.key and not r.key.startswith(b"\x00"):
+                key, update = parse_score(r.key, r.value)
+                held = best.setdefault(key, {}).get(update.player_id)
+                mine = Entry(update.player_id, update.total, update.event_time).rank_key()
+                best[key][update.player_id] = min(held, mine) if held else mine
+        for key, players in best.items():
+            if behind in players and ahead[0] in players:
+                rank = 1 + sum(k < players[behind] for k in players.values())
+                body = gateway.get(f"/gateway/v1/players/{behind}/leaderboards/{key}", token)
+                if body.json()["you"]["rank"] == rank:
+                    return rank, body.json()
+        return None
+
+    rank, body = wait_for(ranked, what="the gateway's rank to match the scores")
+    assert body["size"] is not None and rank > body["size"] >= len(body["top"])
+    assert not any(row["you"] for row in body["top"])
+    assert body["you"]["score"] > 0
 
 
 def test_a_player_opens_only_their_own_data_with_a_valid_token(gateway, tmp_path):
@@ -329,27 +366,90 @@ def test_a_player_opens_only_their_own_data_with_a_valid_token(gateway, tmp_path
     assert gateway.get(f"{path}/stream", gateway.token(player)).status_code == 410
 
 
-def test_an_interaction_lands_on_its_topic(gateway):
+def test_an_interaction_lands_on_its_topic_with_the_served_rewards_rule(gateway):
     dep, player = gateway.dep, f"p-click-{uuid.uuid4().hex[:6]}"
-    body = {"action": "clicked", "reward_id": "rw-123", "surface": "reward-toast"}
-    answer = requests.post(
-        f"{gateway.url}/gateway/v1/players/{player}/interactions",
-        json=body,
-        headers={"Authorization": f"Bearer {gateway.token(player)}"},
-        timeout=30,
-    )
+    other = f"p-other-{uuid.uuid4().hex[:6]}"
+    dep.produce_events(plays(player, bets=1))
+    dep.wait_caught_up(dep.settings.topics.table_events)
+    issued = [
+        AvroCodec("Reward").decode(r.value) for r in dep.read_all(dep.settings.topics.rewards)
+    ]
+    served = next(r for r in issued if r["player_id"] == player)
+
+    def post(who: str, body: dict) -> requests.Response:
+        return requests.post(
+            f"{gateway.url}/gateway/v1/players/{who}/interactions",
+            json=body,
+            headers={"Authorization": f"Bearer {gateway.token(who)}"},
+            timeout=30,
+        )
+
+    click = {"action": "clicked", "reward_id": served["reward_id"], "surface": "reward-toast"}
+    answer = post(player, click)
     assert answer.status_code == 202, answer.text
     interaction_id = answer.json()["interaction_id"]
+    # another player naming it: refused with the reason, nothing produced
+    refused = post(other, {**click, "interaction_id": "not-theirs-1"})
+    assert refused.status_code == 404 and served["reward_id"] in refused.json()["detail"]
+    # a message that is no reward: what is known (no running cool-down: no rule)
+    message = post(player, {"action": "shown", "message_id": "je-reality-1"})
+    assert message.status_code == 202, message.text
+
     codec = AvroCodec("PlayerInteraction")
     records = dep.read_all(dep.settings.topics.player_interactions)
-    landed = [(r.key, codec.decode(r.value)) for r in records]
-    [(key, record)] = [(k, r) for k, r in landed if r["interaction_id"] == interaction_id]
+    landed = {
+        codec.decode(r.value)["interaction_id"]: (r.key, codec.decode(r.value)) for r in records
+    }
+    key, record = landed[interaction_id]
     assert key == player.encode()
     assert (record["player_id"], record["action"], record["reward_id"]) == (
         player,
         "CLICKED",
-        "rw-123",
+        served["reward_id"],
     )
+    assert (record["rule_id"], record["variant"]) == (
+        served["rule_id"],
+        served["attributes"].get("variant"),
+    )
+    assert "not-theirs-1" not in landed
+    assert landed[message.json()["interaction_id"]][1]["rule_id"] is None
+
+
+def test_metrics_move_for_a_monitoring_token_only(gateway):
+    dep, player = gateway.dep, f"p-metrics-{uuid.uuid4().hex[:6]}"
+
+    def scrape() -> dict:
+        answer = gateway.get("/metrics", dep.token("monitoring"))
+        assert answer.status_code == 200, answer.text
+        return samples(answer.text)
+
+    assert gateway.get("/metrics", gateway.token(player)).status_code == 401
+    assert gateway.get("/metrics", dep.token("support")).status_code == 403
+    assert gateway.get("/metrics", None).status_code == 401
+    # a player the gateway knows: their stream is live from its start (nothing read again,
+    # which is not timed)
+    dep.produce_events(plays(player, bets=1, start_s=900))
+    view = f"/gateway/v1/players/{player}"
+    wait_for(lambda: gateway.get(view, gateway.token(player)).json()["points"] > 0)
+    before = scrape()
+    open_now: list[float] = []
+
+    def play() -> None:
+        open_now.append(total(scrape(), "pitboss_gateway_connections", transport="websocket"))
+        dep.produce_events(plays(player, bets=1))
+
+    got = asyncio.run(websocket(gateway, player, 2, then=play))
+    after = scrape()
+    assert open_now[0] >= 1
+    pushed = "pitboss_gateway_messages_pushed_total"
+    assert total(after, pushed) - total(before, pushed) >= len(got)
+    latency = "pitboss_gateway_push_latency_seconds_count"
+    assert total(after, latency) - total(before, latency) >= len(got)
+    requests_ok = {"route": "/metrics", "status": "200"}
+    assert total(after, "pitboss_gateway_requests_total", **requests_ok) > total(
+        before, "pitboss_gateway_requests_total", **requests_ok
+    )
+    assert total(after, "pitboss_gateway_requests_total", route="/metrics", status="401") >= 2
 
 
 def test_the_gateway_survives_a_fuzz_from_its_openapi_document(gateway):

@@ -30,6 +30,7 @@ from app.devtools.supervise import Child, spawn
 from app.intake.server import OPENAPI_PATH
 from app.intake.sources import SIGNATURE_HEADER, new_key, sign
 from app.security.player_keys import unseal
+from tests.e2e.test_metrics_e2e import samples, total
 from tests.support.fuzz import fuzz
 from tests.support.reference import assert_matches_reference, replay_deployment
 
@@ -279,6 +280,37 @@ def test_a_batch_beyond_the_in_flight_bound_is_429_with_retry_after(intake):
     assert answer.status_code == 429
     assert answer.headers["Retry-After"] == "1"
     assert offsets(intake.dep) == before
+
+
+def test_metrics_move_for_a_monitoring_token_only(intake):
+    dep, url = intake.dep, f"{intake.url}/metrics"
+
+    def scrape() -> dict:
+        answer = requests.get(
+            url, headers={"Authorization": f"Bearer {dep.token('monitoring')}"}, timeout=10
+        )
+        assert answer.status_code == 200, answer.text
+        return samples(answer.text)
+
+    source_key = {"Authorization": f"Bearer {intake.key}"}
+    assert requests.get(url, headers=source_key, timeout=10).status_code == 401
+    before = scrape()
+    items = [dealerstream_item(e) for e in simulated(3, seed=31)]
+    items[0]["wager"] = {"amount": "five", "currency": "EUR"}
+    assert intake.send_json(orjson.dumps({"events": items})).status_code == 202
+    intake.send_json(dealerstream_batch(simulated(MAX_IN_FLIGHT + 1, players=60)))  # a 429
+    after = scrape()
+
+    def moved(name: str, **labels: str) -> float:
+        return total(after, name, **labels) - total(before, name, **labels)
+
+    assert moved("pitboss_intake_items_total", source="dealerstream", outcome="accepted") == 2
+    assert moved("pitboss_intake_items_total", source="dealerstream", outcome="refused") == 1
+    assert moved("pitboss_intake_produce_seconds_count") == 1
+    events_route = "/intake/v1/{source}/events"
+    assert moved("pitboss_intake_requests_total", route=events_route, status="202") == 1
+    assert moved("pitboss_intake_requests_total", route=events_route, status="429") == 1
+    assert total(after, "pitboss_intake_in_flight") == 0
 
 
 def test_health_is_open_and_the_openapi_document_needs_a_key(intake):

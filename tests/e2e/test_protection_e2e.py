@@ -17,7 +17,7 @@ def test_a_rapid_loss_burst_gives_a_cooldown_and_suppressed_rewards_within_a_sec
     dep.start_worker()
     player = "p-burst"
     t0 = int(time.time() * 1000) - 40 * MIN  # event time 40 minutes ago, sent now
-    losing = {"bet_type": "main", "stake_minor": 6250, "currency": "EUR"}  # 8 of them: 500.00
+    losing = {"bet_type": "main", "stake_minor": 9375, "currency": "EUR"}  # 8 of them: 750.00
     burst = [
         settled("LOSS", player_id=player, bet=losing, occurred_at=t0 + i * 30_000) for i in range(8)
     ]

@@ -70,7 +70,8 @@ def wait_deciding_everywhere(dep: Deployment, since: float) -> None:
 def play(dep: Deployment, start_ms: int) -> Child:
     """The studio simulator at ``RATE`` events/s, event time from ``start_ms`` at the studio's
     pace (hours ago, so every cool-down is over when the result is compared), no profiles:
-    the test gave them to the workers first."""
+    the test gave them to the workers first; no account events: the reference decides the
+    table events (Kafka does not order the two topics against each other)."""
     command = [
         sys.executable,
         "scripts/simulate.py",
@@ -81,6 +82,7 @@ def play(dep: Deployment, start_ms: int) -> Child:
         f"--start={start_ms}",
         "--no-realtime-clock",
         "--no-profiles",
+        "--no-accounts",
     ]
     return spawn("simulator", command, dep.env, dep.settings.state_dir / "simulator.log")
 
@@ -158,7 +160,7 @@ def test_a_rolling_upgrade_under_load_decides_every_event_exactly_once(tmp_path)
         outcome = settle_and_compare(dep)
         assert outcome.players > PLAYERS // 2 and outcome.distinct_entries > 500, outcome
         assert outcome.redelivered == 0, f"decided twice after a graceful stop: {outcome}"
-        assert_replays_exactly(dep)
+        assert_replays_exactly(dep, least=500)  # as many as its distinct entries, above
         report = pauses(dep, steps)
         print("\nrolling upgrade, " + "; ".join(report))
     finally:

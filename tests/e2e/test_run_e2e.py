@@ -40,6 +40,10 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     LocalBroker.from_settings(Settings.from_env(env)).stop()
 
 
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupted_run(env: dict[str, str], log: Path, after: str, timeout: float = 120) -> str:
     """Run scripts/run.py until it logs ``after``, Ctrl-C it, and return its whole log."""
     with log.open("wb") as out:
@@ -49,6 +53,9 @@ def interrupted_run(env: dict[str, str], log: Path, after: str, timeout: float =
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            # Ctrl-C as from a terminal, even where this test runs as a background job (which
+            # inherits SIGINT ignored, and so would its Python)
+            preexec_fn=_interruptible,
         )
     try:
         deadline = time.monotonic() + timeout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 import uuid
 from collections import defaultdict
@@ -15,10 +16,14 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import NewTopic
 from aiokafka.partitioner import murmur2
 
+from app.audit.source import ReplayOptions, run_replay
 from app.contract.codec import AvroCodec
+from app.devtools.deployment import Deployment, wait_for
 from app.devtools.simulator import StudioConfig, StudioSimulator
 from app.devtools.simulator.producer import RunOptions, make_producer, produce_events, run
 from app.operations.admin import AdminError, admin_client, list_topics
+from app.rules import DEFAULT_RULESET_PATH
+from app.rules.publish import push
 from app.settings import Settings
 from tests.support.factories import ms
 
@@ -82,7 +87,7 @@ def _check_round_trip(sent: list[dict], records: list, partitions: int, name: st
     codec = AvroCodec(name)
     decoded = [codec.decode(r.value) for r in records]
     assert len(decoded) == len(sent)
-    key_field = "event_id" if name == "TableEvent" else "player_id"
+    key_field = "player_id" if name == "PlayerProfile" else "event_id"
     assert sorted(decoded, key=lambda d: d[key_field]) == sorted(sent, key=lambda d: d[key_field])
     by_partition: dict[int, list] = defaultdict(list)
     for r, d in zip(records, decoded, strict=True):
@@ -91,7 +96,7 @@ def _check_round_trip(sent: list[dict], records: list, partitions: int, name: st
         assert r.partition == (murmur2(r.key) & 0x7FFFFFFF) % partitions  # Kafka's partitioner
         by_partition[r.partition].append(d)
     assert len(by_partition) == partitions
-    if name == "TableEvent":  # per-partition order is the stream's order
+    if name != "PlayerProfile":  # per-partition order is the stream's order
         order = {e["event_id"]: i for i, e in enumerate(sent)}
         for evs in by_partition.values():
             idx = [order[e["event_id"]] for e in evs]
@@ -99,9 +104,17 @@ def _check_round_trip(sent: list[dict], records: list, partitions: int, name: st
 
 
 def test_preload_round_trips_through_kafka(broker):
+    """Table events, the players' account events and their profiles, each on its topic."""
+    sim = StudioSimulator(StudioConfig(tables=6, players=60, accounts=True), 21, START)
+    expected: dict[str, list[dict]] = defaultdict(list)
+    for name, record in itertools.islice(sim.records(), 3_000):
+        expected[name].append(record)
+    assert 0 < len(expected["AccountEvent"]) < 300  # the first sessions: logins, KYC, deposits
+
     async def go():
-        events_topic = await _create_topic(broker)
-        profiles_topic = await _create_topic(broker)
+        events_topic, accounts_topic, profiles_topic = [
+            await _create_topic(broker) for _ in range(3)
+        ]
         options = RunOptions(
             rate=0,
             tables=6,
@@ -112,18 +125,22 @@ def test_preload_round_trips_through_kafka(broker):
             start_ms=START,
             topic=events_topic,
             profiles_topic=profiles_topic,
+            accounts=True,  # a preload sends none unless asked
+            accounts_topic=accounts_topic,
         )
         stats = await run(options, broker)
-        events = await _read_all(broker, events_topic, 3_000)
+        events = await _read_all(broker, events_topic, len(expected["TableEvent"]))
+        accounts = await _read_all(broker, accounts_topic, len(expected["AccountEvent"]))
         profiles = await _read_all(broker, profiles_topic, 60)
-        return stats, events, profiles
+        return stats, events, accounts, profiles
 
-    stats, events, profiles = asyncio.run(go())
+    stats, events, accounts, profiles = asyncio.run(go())
     assert (stats.sent, stats.acked, stats.failed, stats.profiles) == (3_000, 3_000, 0, 60)
+    assert stats.accounts == len(expected["AccountEvent"])
     assert stats.describe().startswith("produced 3,000 events (")
-    expected = StudioSimulator(StudioConfig(tables=6, players=60), 21, START).take(3_000)
-    _check_round_trip(expected, events, 2, "TableEvent")
-    sim = StudioSimulator(StudioConfig(tables=6, players=60), 21, START)
+    assert f"{stats.accounts} of them account events" in stats.describe()
+    _check_round_trip(expected["TableEvent"], events, 2, "TableEvent")
+    _check_round_trip(expected["AccountEvent"], accounts, 2, "AccountEvent")
     _check_round_trip(sim.profiles(START), profiles, 2, "PlayerProfile")
 
 
@@ -141,6 +158,7 @@ def test_live_run_paces_on_the_wall_clock(broker):
             profiles=False,
             realtime_clock=True,
             topic=topic,
+            accounts=False,  # the table events' pacing alone
         )
         t0 = time.monotonic()
         stats = await run(options, broker)
@@ -189,3 +207,31 @@ def test_missing_topic_is_refused_not_created(broker):
             )
         )
     assert name not in asyncio.run(list_topics(broker))
+
+
+@pytest.mark.slow
+def test_a_worker_decides_the_simulated_account_events_and_the_replay_agrees(dep: Deployment):
+    """A live run, as `make run` sends it (paced on the wall clock, rounds about 25x a real
+    studio's pace): every account event decided (none a dead letter), each KYC status
+    journaled, rewards still issued, and the replay of table and account events together,
+    merged by Kafka time, finds nothing that the worker decided in another order."""
+    asyncio.run(push(dep.settings, DEFAULT_RULESET_PATH))
+    dep.start_worker()
+    wait_for(lambda: dep.view("/pitboss/rules/")["revision"] >= 1, what="rules live")
+    options = RunOptions(rate=40, tables=4, players=40, seed=31, count=800)
+    stats = asyncio.run(run(options, dep.settings))
+    assert stats.failed == 0 and 0 < stats.accounts < stats.sent == 800
+    topics = dep.settings.topics
+    dep.wait_caught_up(topics.table_events, topics.account_events)
+    dep.wait_quiet()
+    assert dep.read_all(topics.dead_letters, timeout=2) == []
+    accounts = dep.consume(topics.account_events, "AccountEvent", lambda rs: bool(rs))
+    assert len(accounts) == stats.accounts
+    journal = dep.consume(topics.journal, "JournalEntry", lambda es: bool(es))
+    kyc = [e for e in journal if e["decision"] == "ACCOUNT_EVENT"]
+    assert len(kyc) == sum(a["type"] == "KYC_STATUS_CHANGED" for a in accounts) > 10
+    assert any(e["decision"] == "REWARD_ISSUED" for e in journal)
+    replayed = asyncio.run(asyncio.wait_for(run_replay(dep.settings, ReplayOptions()), 120))
+    report = replayed.report
+    assert report.mismatch_total == 0 and report.ambiguous_count == 0, report.mismatches[:3]
+    assert report.journaled == len(journal)

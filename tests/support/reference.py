@@ -55,7 +55,9 @@ class Reference:
 def live_engine(settings: Settings) -> Engine:
     """The engine a worker of ``settings`` runs when no ruleset has been published."""
     policies = runtime_view(load_policies(settings.jurisdictions_path))
-    return LiveEngine(settings.operator_timezone, lambda: None, policies).current()
+    return LiveEngine(
+        settings.operator_timezone, lambda: None, policies, settings.game_salt
+    ).current()
 
 
 def replay(

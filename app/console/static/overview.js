@@ -1,5 +1,6 @@
-// The live overview: polls /console/api/overview, shows the counters, the rates between two
-// polls, a line chart of the last minutes' rates and bars per rule, kind, reason and partition.
+// The live overview: polls /console/api/overview/group, shows the group's counters, each
+// worker's line (and the workers that did not answer), the rates between two polls, a line
+// chart of the last minutes' rates and bars per rule, kind, reason and partition.
 "use strict";
 (() => {
   const POLL_MS = 2000;
@@ -62,6 +63,30 @@
     svg.append(label);
   }
 
+  function workers(group) {
+    const body = document.querySelector("#workers tbody");
+    body.replaceChildren();
+    for (const w of group.workers) {
+      const row = body.insertRow();
+      row.dataset.worker = w.worker_id;
+      const lag = w.lag.reduce((sum, p) => sum + p.records, 0);
+      const cells = [w.worker_id, w.ready ? "ready" : "starting", ...["events", "decisions", "rewards", "suppressions"].map((k) => number(w.totals[k])), number(w.cooldowns_running), number(w.totals.dead_letters), number(lag)];
+      for (const text of cells) row.insertCell().textContent = text;
+    }
+    for (const u of group.unanswered) {
+      const row = body.insertRow();
+      row.className = "unanswered";
+      row.dataset.worker = u.worker_id ?? u.url;
+      row.insertCell().textContent = u.worker_id ?? u.url;
+      const cell = row.insertCell();
+      cell.colSpan = 8;
+      cell.textContent = u.problem;
+    }
+    const note = document.getElementById("unanswered");
+    note.hidden = !group.unanswered.length;
+    note.textContent = group.unanswered.map((u) => u.problem).join("; ") + (group.unanswered.length ? ": the figures leave it out" : "");
+  }
+
   function show(data, at) {
     for (const [name, value] of Object.entries(data.totals)) set(`total-${name}`, number(value));
     set("cooldowns", number(data.cooldowns_running));
@@ -88,10 +113,12 @@
 
   async function poll() {
     try {
-      const response = await fetch("/console/api/overview", { credentials: "same-origin" });
+      const response = await fetch("/console/api/overview/group", { credentials: "same-origin" });
       if (response.status === 401) return location.reload(); // the session ended: log in again
       if (!response.ok) throw new Error(`the worker answered ${response.status}`);
-      show(await response.json(), Date.now());
+      const group = await response.json();
+      workers(group);
+      show(group.total, Date.now());
     } catch (error) {
       set("status", `not updated: ${error.message}`);
     }

@@ -1,7 +1,9 @@
 """Send simulated studio traffic to Kafka: live at a steady rate, or a fast preload.
 
-Events are keyed by ``player_id`` (table-level events by ``table_id``) and Avro-encoded
-with the contract's single-object encoding, exactly as a studio would send them. Sends
+Table events go to ``table-events`` and the players' account events (logins, deposits, KYC)
+to ``account-events``, as a studio and the operator's platform would send them: keyed by
+``player_id`` (table-level events by ``table_id``), Avro in the contract's single-object
+encoding, the two interleaved in event time. Sends
 are not awaited one by one: aiokafka batches them (``linger_ms``) and a done-callback counts
 acknowledgements, so the rate is limited by encoding, not by round trips.
 
@@ -16,15 +18,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from app.contract.codec import AvroCodec
-from app.devtools.simulator.studio import StudioConfig, StudioSimulator, event_rate
+from app.devtools.simulator.studio import (
+    ACCOUNT_EVENT,
+    TABLE_EVENT,
+    StudioConfig,
+    StudioSimulator,
+    event_rate,
+)
 from app.operations.admin import AdminError, describe_topics
 from app.security import kafka_clients
 from app.settings import Settings
@@ -41,7 +49,10 @@ class ProduceStats:
 
     tables: int = 0
     profiles: int = 0
+    #: records handed over, account events included
     sent: int = 0
+    #: of them, account events
+    accounts: int = 0
     acked: int = 0
     failed: int = 0
     first_error: BaseException | None = None
@@ -62,6 +73,8 @@ class ProduceStats:
     def describe(self) -> str:
         """In words, e.g. ``produced 1,000 events (250/s) from 12 tables``."""
         text = f"produced {self.sent:,} events ({self.rate:,.0f}/s) from {self.tables} tables"
+        if self.accounts:
+            text += f", {self.accounts:,} of them account events"
         if self.acked != self.sent:
             text += f", {self.acked:,} acknowledged"
         if self.failed:
@@ -82,7 +95,8 @@ class ProduceStats:
 
 
 def event_key(event: dict) -> bytes:
-    """The partitioning key: the player, or the table for table-level events."""
+    """The partitioning key: the player, or the table for table-level events (an account
+    event always names its player)."""
     return (event["player_id"] or event["table_id"]).encode()
 
 
@@ -139,6 +153,20 @@ async def produce_events(
     topic: str,
     events: Iterable[dict],
     *,
+    codec: AvroCodec | None = None,
+    **pacing: Any,
+) -> ProduceStats:
+    """Send table ``events`` to ``topic``: ``produce_records`` with one kind of record."""
+    codecs = {TABLE_EVENT: codec or AvroCodec(TABLE_EVENT)}
+    records = ((TABLE_EVENT, event) for event in events)
+    return await produce_records(producer, {TABLE_EVENT: topic}, records, codecs=codecs, **pacing)
+
+
+async def produce_records(
+    producer: AIOKafkaProducer,
+    topics: Mapping[str, str],
+    records: Iterable[tuple[str, dict]],
+    *,
     count: int | None = None,
     rate: float | None = None,
     pace_by_event_time: bool = False,
@@ -146,30 +174,36 @@ async def produce_events(
     stop: asyncio.Event | None = None,
     on_progress: Callable[[ProduceStats], None] | None = None,
     progress_every: float = 5.0,
-    codec: AvroCodec | None = None,
+    codecs: Mapping[str, AvroCodec] | None = None,
 ) -> ProduceStats:
-    """Send ``events`` until ``count`` are sent, the iterable ends, or ``stop`` is set.
+    """Send ``records`` ((Avro record name, record) pairs, each to the topic ``topics`` names
+    for its record) until ``count`` are sent, the iterable ends, or ``stop`` is set.
 
-    Pacing: ``pace_by_event_time`` sends each event when the wall clock reaches its
+    Pacing: ``pace_by_event_time`` sends each record when the wall clock reaches its
     ``occurred_at`` (live runs, so latency measured from event time is real); otherwise
-    ``rate`` events/s on a steady schedule; with neither, as fast as possible (filling
-    record batches directly: the topic must exist, its partitions are looked up). Flushes
+    ``rate`` records/s on a steady schedule; with neither, as fast as possible (filling
+    record batches directly: the topics must exist, their partitions are looked up). Flushes
     before returning, also when cancelled, so nothing handed over is silently dropped.
     """
-    codec = codec or AvroCodec("TableEvent")
+    codecs = dict(codecs or {})
+    for name in topics:
+        codecs.setdefault(name, AvroCodec(name))
+    encoders = {name: codec.encode for name, codec in codecs.items()}
     stats = stats or ProduceStats()
-    encode, send = codec.encode, producer.send
+    send = producer.send
     on_delivery = stats._on_delivery
-    it: Iterator[dict] = iter(events)
+    it: Iterator[tuple[str, dict]] = iter(records)
     loop = asyncio.get_running_loop()
     start = loop.time()
     next_report = start + progress_every
     limit = count if count is not None else float("inf")
-    pending: dict | None = None
-    fast = None
+    pending: tuple[str, dict] | None = None
+    fast: dict[str, _BatchSender] | None = None
     if not rate and not pace_by_event_time:
-        partitions = await producer.partitions_for(topic)
-        fast = _BatchSender(producer, topic, sorted(partitions), stats)
+        fast = {
+            name: _BatchSender(producer, topic, await producer.partitions_for(topic), stats)
+            for name, topic in topics.items()
+        }
     try:
         while stats.sent < limit and not (stop and stop.is_set()):
             now = loop.time()
@@ -181,7 +215,7 @@ async def produce_events(
                     pending = next(it, None)
                     if pending is None:
                         break
-                wait = (pending["occurred_at"] - time.time() * 1000) / 1000
+                wait = (pending[1]["occurred_at"] - time.time() * 1000) / 1000
                 if wait > 0:
                     await _sleep(min(wait, 0.25), stop)
                     continue
@@ -191,7 +225,7 @@ async def produce_events(
                 wall_ms = time.time() * 1000
                 while len(batch) < _CHUNK and stats.sent + len(batch) < limit:
                     pending = next(it, None)
-                    if pending is None or pending["occurred_at"] > wall_ms:
+                    if pending is None or pending[1]["occurred_at"] > wall_ms:
                         break
                     batch.append(pending)
                     pending = None
@@ -205,22 +239,25 @@ async def produce_events(
                 else:
                     n = _CHUNK
                 n = int(min(n, limit - stats.sent))
-                batch = [e for _, e in zip(range(n), it, strict=False)]
+                batch = [r for _, r in zip(range(n), it, strict=False)]
                 if not batch:
                     break
             if fast is not None:
-                await fast.add(batch, encode)
+                for name, sender in fast.items():
+                    await sender.add([r for n, r in batch if n == name], encoders[name])
             else:
-                for event in batch:
-                    fut = await send(topic, encode(event), key=event_key(event))
+                for name, record in batch:
+                    fut = await send(topics[name], encoders[name](record), key=event_key(record))
                     fut.add_done_callback(on_delivery)
+            stats.accounts += sum(1 for name, _ in batch if name == ACCOUNT_EVENT)
             stats.sent += len(batch)
-            stats.last_event_ms = batch[-1]["occurred_at"]
+            stats.last_event_ms = batch[-1][1]["occurred_at"]
             if fast is not None:
-                await asyncio.sleep(0)  # let the sender task drain batches
+                await asyncio.sleep(0)  # let the sender tasks drain batches
     finally:
         if fast is not None:
-            await asyncio.shield(fast.submit_all())
+            for sender in fast.values():
+                await asyncio.shield(sender.submit_all())
         await asyncio.shield(producer.flush())
         stats.finished = time.monotonic()
     return stats
@@ -299,6 +336,15 @@ class RunOptions:
     start_ms: int | None = None
     topic: str | None = None
     profiles_topic: str | None = None
+    #: also the players' account events (logins, deposits, KYC), to ``accounts_topic``; None:
+    #: in paced runs, not in a preload, whose records reach a lagging worker topic by topic
+    #: rather than in event time (docs/integration.md, "Order across topics")
+    accounts: bool | None = None
+    accounts_topic: str | None = None
+
+    @property
+    def with_accounts(self) -> bool:
+        return self.rate > 0 if self.accounts is None else self.accounts
 
 
 def live_time_scale(config: StudioConfig, rate: float, seed: int) -> float:
@@ -320,22 +366,27 @@ async def run(
     on_progress: Callable[[ProduceStats], None] | None = None,
     progress_every: float = 5.0,
 ) -> ProduceStats:
-    """Profiles first (so enrichment finds them), then events, with the options' pacing.
+    """Profiles first (so enrichment finds them), then table and account events in event
+    time order, with the options' pacing (``count`` and ``rate`` count both).
 
     ``rate`` <= 0 means as fast as possible (a preload); ``realtime_clock`` stamps events
     with the wall clock by pacing on event time (and choosing the round speed to match
     ``rate``); without it event time starts at ``start_ms`` and runs at the studio's pace.
     """
     settings = settings or Settings.from_env()
-    topic = options.topic or settings.topics.table_events
+    topics = {TABLE_EVENT: options.topic or settings.topics.table_events}
+    if options.with_accounts:
+        topics[ACCOUNT_EVENT] = options.accounts_topic or settings.topics.account_events
     profiles_topic = options.profiles_topic or settings.topics.player_profiles
-    await check_topics(settings, [topic, profiles_topic] if options.profiles else [topic])
+    await check_topics(settings, [*topics.values(), *([profiles_topic] * options.profiles)])
     start_ms = options.start_ms if options.start_ms is not None else int(time.time() * 1000)
-    config = StudioConfig(tables=options.tables, players=options.players)
+    config = StudioConfig(
+        tables=options.tables, players=options.players, accounts=options.with_accounts
+    )
     realtime = options.realtime_clock and options.rate > 0
     if realtime:
         scale = live_time_scale(config, options.rate, options.seed)
-        config = StudioConfig(tables=options.tables, players=options.players, time_scale=scale)
+        config = replace(config, time_scale=scale)
         log.info(
             "rounds run %.2fx as fast as in a real studio so that %s players at %d tables "
             "make %s events/s in real time (about %s players would play at a real pace)",
@@ -355,10 +406,10 @@ async def run(
             await produce_profiles(producer, profiles_topic, sim.profiles(start_ms), stats)
             log.info("produced %s player profiles to %s", f"{stats.profiles:,}", profiles_topic)
         stats.started = time.monotonic()
-        await produce_events(
+        await produce_records(
             producer,
-            topic,
-            sim,
+            topics,
+            sim.records(),
             count=options.count,
             rate=options.rate if options.rate > 0 and not realtime else None,
             pace_by_event_time=realtime,
@@ -384,7 +435,8 @@ async def preload(
     topic: str | None = None,
     profiles_topic: str | None = None,
 ) -> ProduceStats:
-    """``count`` events as fast as possible, for benchmarks (event time at studio pace)."""
+    """``count`` table events as fast as possible, for benchmarks (event time at studio
+    pace; no account events, as in every preload)."""
     return await run(
         RunOptions(
             rate=0,

@@ -8,12 +8,15 @@ in epoch ms; event time advances with the simulated rounds. Each table plays rou
 
 Events are plain dicts matching ``schemas/TableEvent.avsc`` (enum symbols as strings,
 timestamps as int epoch ms), and profiles match ``PlayerProfile.avsc``. Treat them as
-read-only; the generator hands out fresh dicts but does not copy defensively.
+read-only; the generator hands out fresh dicts but does not copy defensively. With
+``StudioConfig.accounts``, ``records()`` merges the players' ``AccountEvent`` dicts
+(``accounts``) into the stream by time.
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import random
 from collections.abc import Iterator
@@ -23,6 +26,7 @@ from operator import itemgetter
 from typing import Any
 
 from app.devtools.simulator import games
+from app.devtools.simulator.accounts import AccountDesk
 from app.devtools.simulator.games import (
     BACCARAT_BETS,
     BACCARAT_SIDE_BETS,
@@ -42,6 +46,8 @@ from app.devtools.simulator.games import (
 )
 
 Event = dict[str, Any]
+#: The Avro record names ``StudioSimulator.records()`` tags its records with.
+TABLE_EVENT, ACCOUNT_EVENT = "TableEvent", "AccountEvent"
 
 # --- players ------------------------------------------------------------------------------
 
@@ -119,7 +125,8 @@ def make_players(count: int, seed: int) -> list[Player]:
 
 #: Harmful patterns a labelled minority plays (docs/responsible-gaming.md, "Calibration"):
 #: doubling the stake after every losing round, raising it every round, never leaving the
-#: table, and a marathon in the small hours of the player's own day.
+#: table, and a marathon in the small hours of the player's own day. Every persona keeps
+#: their seat: a harmful episode is continuous play.
 PERSONAS = ("chaser", "escalator", "marathon", "night_owl")
 
 
@@ -372,6 +379,9 @@ class StudioConfig:
     #: share of players given a harmful persona (``PERSONAS``); their labels are in
     #: ``StudioSimulator.personas``, never in the events
     harmful_share: float = 0.0
+    #: also make the players' account events (``accounts.AccountDesk``): iterate
+    #: ``StudioSimulator.records()`` to get them merged with the table events
+    accounts: bool = False
 
 
 _by_time = itemgetter("occurred_at")
@@ -487,6 +497,11 @@ class StudioSimulator:
             )
             for i, spec in enumerate(self.tables)
         ]
+        self._desk = (
+            AccountDesk(seed, config.time_scale, self.personas) if config.accounts else None
+        )
+        self._accounts: list[tuple[int, int, dict]] = []  # (occurred_at, n, AccountEvent)
+        self._queued = itertools.count()
         self._heap: list[tuple[int, int]] = []
         for t in self._tables:  # stagger the first rounds so tables do not run in lockstep
             lo = t.spec.round_ms[0]
@@ -515,6 +530,21 @@ class StudioSimulator:
     def take(self, n: int) -> list[Event]:
         """The next ``n`` events."""
         return list(islice(self, n))
+
+    def records(self) -> Iterator[tuple[str, dict]]:
+        """The table events and (with ``config.accounts``) the players' account events,
+        merged in ``occurred_at`` order, as (Avro record name, record) pairs."""
+        queued = self._accounts
+        for event in self:
+            at = event["occurred_at"]
+            while queued and queued[0][0] <= at:
+                yield ACCOUNT_EVENT, heapq.heappop(queued)[2]
+            yield TABLE_EVENT, event
+
+    def _queue(self, records: list[dict]) -> None:
+        """Account events for ``records()``: by time, then in the order they were made."""
+        for record in records:
+            heapq.heappush(self._accounts, (record["occurred_at"], next(self._queued), record))
 
     def profiles(self, updated_at_ms: int | None = None) -> list[dict]:
         """Profiles of this simulation's players (``updated_at`` defaults to the start)."""
@@ -558,6 +588,7 @@ class StudioSimulator:
         dur = max(20, int((lo + r() * (hi - lo)) * k))
         t_end = t0 + dur
         rid = f"{table}-{t0}"
+        desk = self._desk
         evs: list[Event] = []
         add = evs.append
 
@@ -602,8 +633,11 @@ class StudioSimulator:
         if t.seated:
             stay = []
             for seat in t.seated:
-                if r() < self._p_leave and seat.persona not in ("marathon", "night_owl"):
-                    add(ev("PLAYER_LEFT", t_start + int(r() * half), seat, None))
+                if r() < self._p_leave and seat.persona is None:  # harm is continuous play
+                    left_at = t_start + int(r() * half)
+                    add(ev("PLAYER_LEFT", left_at, seat, None))
+                    if desk is not None:
+                        self._queue(desk.left(seat.player, left_at))
                     if seat.seat_no is not None:
                         t.free_seats.append(seat.seat_no)
                     rest = int((60_000 + r() * 540_000) * k)  # 1-10 min off the tables
@@ -625,7 +659,10 @@ class StudioSimulator:
                 device = player.device if r() < 0.85 else DEVICES[int(r() * 3)][0]
                 seat = _Seat(player, device, seat_no, self.personas.get(player.player_id))
                 t.seated.append(seat)
-                add(ev("PLAYER_JOINED", t_start + half + int(r() * (gap - half)), seat, None))
+                joined_at = t_start + half + int(r() * (gap - half))
+                add(ev("PLAYER_JOINED", joined_at, seat, None))
+                if desk is not None:
+                    self._queue(desk.joined(player, device, (t_start, joined_at)))
 
         seated = t.seated
         add(
@@ -777,6 +814,8 @@ class StudioSimulator:
                 )
         add(ev("ROUND_ENDED", t_end, None, attrs=result))
         for seat in seated:
+            if desk is not None:
+                self._queue(desk.played(seat.player, seat.stake, seat.round_net, t_end))
             seat.round_over()
 
         evs.sort(key=_by_time)  # stable: equal times keep their logical order

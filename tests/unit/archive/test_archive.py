@@ -33,6 +33,7 @@ from app.archive.views import (
 from app.contract.codec import AvroCodec
 from app.core import outputs
 from app.core.ids import pseudonym
+from app.delivery import lifecycle
 from app.security.player_keys import Sealer, player_pseudonym
 from app.settings import Settings
 from tests.support.factories import ERASURE_KEY
@@ -545,3 +546,49 @@ def test_a_sealed_journal_is_filed_by_player_and_erased_by_marker_or_tombstone(
     }
     assert erasures == [(hashed, marker["entry_id"], name)]
     assert after.items == [] and after.erased
+
+
+# -- reward lifecycle (pitboss fulfil) ----------------------------------------------------------
+
+
+def lifecycle_steps(reward: dict, *statuses: str, at: int = T0) -> list[tuple[dict, Origin]]:
+    """The reward's fulfilment steps as reward-lifecycle carries them, a second apart."""
+    return [
+        (
+            _decoded("RewardLifecycle", lifecycle.step(reward, "wallet", status, at + n * 1000)),
+            Origin("lc", 0, n),
+        )
+        for n, status in enumerate(statuses)
+    ]
+
+
+def test_the_timeline_shows_each_rewards_latest_fulfilment_step_until_erased(run):
+    paid_entry, paid = issued("p-lc", "rw-paid", T0, 1)
+    open_entry, still_open = issued("p-lc", "rw-open", T0 + MINUTE, 2)
+    plain_entry, plain = issued("p-lc", "rw-plain", T0 + 2 * MINUTE, 3)
+    steps = lifecycle_steps(paid, "PENDING", "CREDITED") + lifecycle_steps(still_open, "PENDING")
+    marker = _decoded("JournalEntry", outputs.player_erased("p-lc", "dpo", T0 + 5 * MINUTE))
+
+    async def scenario(conn):
+        first = await store.write(
+            conn,
+            dataclasses.replace(
+                batch([paid_entry, open_entry, plain_entry], [paid, still_open, plain]),
+                lifecycle=steps,
+            ),
+            ERASURE_KEY,
+        )
+        again = await store.write(conn, Batch(lifecycle=steps), ERASURE_KEY)
+        page = await store.timeline(conn, TimelineQuery("p-lc"), ERASURE_KEY)
+        await store.write(conn, batch([marker]), ERASURE_KEY)
+        late = await store.write(conn, Batch(lifecycle=steps), ERASURE_KEY)
+        left = await rows(conn, "SELECT count(*) FROM reward_lifecycle")
+        return first, again, page, late, left
+
+    first, again, page, late, left = run(scenario)
+    assert first.new == 6 + 3 and (again.new, again.duplicates) == (0, 3)
+    by_reward = {i["reward_id"]: i["lifecycle"] for i in page.items}
+    assert by_reward["rw-paid"]["status"] == "CREDITED"
+    assert by_reward["rw-paid"]["adapter"] == "wallet"
+    assert by_reward["rw-open"]["status"] == "PENDING" and by_reward["rw-plain"] is None
+    assert late.erased_dropped == 3 and left == [(0,)]  # erased with the player, kept out

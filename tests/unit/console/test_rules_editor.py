@@ -1,6 +1,6 @@
 """The editor's parts without a broker: the text is checked by the CLI's own validation (every
-problem with its line), the ruleset in force round-trips through the editor, a push request
-needs a second person, and a what-if from the console is bounded."""
+problem with its line), the ruleset in force round-trips through the editor, and a what-if
+from the console is bounded (push requests and the jobs' archive: test_shared_work.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from datetime import date
 import orjson
 import pytest
 
+from app.archive.store import ArchiveUnavailable
 from app.audit.source import Progress
-from app.console.approvals import ApprovalRefused, PendingPushes
 from app.console.candidate import MAX_BYTES, CandidateTooLarge, check, editor_text
-from app.console.figures import DayRange, RuleFigures
+from app.console.charts import daily_chart
+from app.console.figures import DayRange, Engagement, RuleFigures
 from app.console.flags import DeadMission
 from app.console.limits import ConsoleLimits
 from app.console.pages import page
@@ -25,6 +26,16 @@ from app.settings import Settings
 
 SETTINGS = Settings.from_env({})
 SHIPPED = DEFAULT_RULESET_PATH.read_text(encoding="utf-8")
+
+
+class no_archive:
+    """A worker without the archive: its what-ifs are followed on the worker only."""
+
+    async def __aenter__(self) -> None:
+        raise ArchiveUnavailable("the archive is disabled on this worker (PITBOSS_ARCHIVE_URL)")
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Never reached: entering already failed."""
 
 
 def test_the_text_is_validated_as_the_cli_does_with_line_numbers():
@@ -54,23 +65,10 @@ def test_the_editor_shows_the_ruleset_in_force_without_what_a_push_writes():
     assert not diff_documents(candidate, published).has_changes
 
 
-def test_a_push_request_needs_a_second_person():
-    pending = PendingPushes()
-    asked = pending.add("alice", SHIPPED, 3, ["loss-streak-5 v1 -> v2"])
-    with pytest.raises(ApprovalRefused) as own:
-        pending.for_approval(asked.request_id, "alice")
-    assert own.value.status == 403 and "second person" in str(own.value)
-    with pytest.raises(ApprovalRefused) as unknown:
-        pending.for_approval("nope", "bob")
-    assert unknown.value.status == 404
-    assert pending.for_approval(asked.request_id, "bob") is asked
-    assert [r.to_json()["lines"] for r in pending.listed()] == [["loss-streak-5 v1 -> v2"]]
-    pending.drop(asked.request_id)
-    assert pending.listed() == []
-
-
 def test_a_what_if_from_the_console_is_bounded():
-    runner = WhatIfRunner(SETTINGS, ConsoleLimits(whatif_max_days=2, whatif_max_records=1000))
+    runner = WhatIfRunner(
+        SETTINGS, ConsoleLimits(whatif_max_days=2, whatif_max_records=1000), no_archive
+    )
     with pytest.raises(WhatIfRefused, match="at most 2 days"):
         runner.start(SHIPPED, 0, 2 * DAY_MS + 1, "alice")
     with pytest.raises(WhatIfRefused, match="after its start"):
@@ -90,7 +88,7 @@ def test_a_what_if_from_the_console_is_bounded():
 def test_a_failed_replay_is_the_job_s_answer(tmp_path):
     """A broker that cannot be reached fails the job with the reason; nothing is raised."""
     settings = Settings.from_env({"PITBOSS_BROKER_URL": "kafka://127.0.0.1:1"})
-    runner = WhatIfRunner(settings, ConsoleLimits())
+    runner = WhatIfRunner(settings, ConsoleLimits(), no_archive)
 
     async def scenario() -> WhatIfJob:
         job = runner.start(SHIPPED, 0, DAY_MS, "alice")
@@ -99,6 +97,8 @@ def test_a_failed_replay_is_the_job_s_answer(tmp_path):
 
     job = asyncio.run(scenario())
     assert job.state == "failed" and job.error and job.result is None
+    assert asyncio.run(runner.find(job.job_id))["state"] == "failed"
+    assert asyncio.run(runner.find("elsewhere")) is None  # no archive to ask
 
 
 def test_console_limits_come_from_the_environment():
@@ -135,11 +135,17 @@ def test_the_rules_page_escapes_what_it_shows():
         days=DayRange(date(2026, 11, 11), date(2026, 11, 18), "UTC"),
         figures={
             "rules": [RuleFigures(evil, 1, 2, 1, {"XP": 20}, {"no_consent": 1}, {})],
+            "engagement": [Engagement(evil, evil, 3, {"SHOWN": 2, "CLICKED": 1})],
+            "chart": daily_chart(
+                {(evil, "XP"): {date(2026, 11, 18): 20}}, date(2026, 11, 11), date(2026, 11, 18)
+            ),
             "generous": [],
             "dead": [DeadMission(evil, 30, 7)],
         },
         problem=None,
     )
-    assert "<script>alert(1)" not in response.text and response.text.count("&lt;script&gt;") == 7
+    assert "<script>alert(1)" not in response.text and response.text.count("&lt;script&gt;") == 13
     assert 'id="push" data-revision="0"' in response.text
+    assert '<td class="ctr">50%</td>' in response.text
+    assert response.text.count("<circle ") == 8  # a point per day of the range
     assert "Dead mission" in response.text and "2,000,000 records" in response.text

@@ -71,6 +71,65 @@ def test_figures_per_rule_and_version_come_from_the_archive(run):  # noqa: F811
     assert v1.arms == {"A": {"fires": 2, "amount": 20}, "B": {"fires": 1, "amount": 20}}
 
 
+def answered(player: str, n: int, action: str, reward_id: str, variant: str = "") -> dict:
+    """An ``INTERACTION_RECORDED`` entry as the worker journals a player's interaction."""
+    return entry(
+        player,
+        "INTERACTION_RECORDED",
+        NOON + 1000,
+        n,
+        rule_id="first-natural-blackjack-of-day",
+        rule_version=None,
+        reward_id=reward_id,
+        reason=action.lower(),
+        details={
+            "action": action,
+            "variant": variant,
+            "interaction_id": f"i-{n}",
+            "surface": "toast",
+            "message_id": "",
+        },
+    )
+
+
+def test_click_through_per_rule_and_variant_comes_from_the_archive(run):  # noqa: F811
+    rewards = [issued(f"p-{n}", n, 10, variant="A" if n < 4 else "B") for n in range(6)]
+    reward = [r["reward_id"] for r in rewards]
+    journal = [
+        *rewards,
+        issued("p-plain", 6, 10, version=2),  # no A/B variant
+        # A: three of four shown (one twice, counted once), two clicked, one claimed
+        *(answered(f"p-{n}", 10 + n, "SHOWN", reward[n], "A") for n in range(3)),
+        answered("p-0", 20, "SHOWN", reward[0], "A"),
+        answered("p-0", 21, "CLICKED", reward[0], "A"),
+        answered("p-1", 22, "CLICKED", reward[1], "A"),
+        answered("p-1", 23, "CLAIMED", reward[1], "A"),
+        # B: two shown, one dismissed, none clicked
+        answered("p-4", 30, "SHOWN", reward[4], "B"),
+        answered("p-5", 31, "SHOWN", reward[5], "B"),
+        answered("p-5", 32, "DISMISSED", reward[5], "B"),
+        # another day: outside the range
+        {**answered("p-3", 40, "SHOWN", reward[3], "A"), "event_time": NOON - 30 * DAY_MS},
+    ]
+
+    async def scenario(conn):
+        await store.write(conn, batch(journal=journal), b"k" * 32)
+        return await figures.engagement(conn, DAYS)
+
+    plain, arm_a, arm_b = run(scenario)
+    assert (plain.variant, plain.issued, plain.click_through) == ("", 1, None)
+    assert (arm_a.variant, arm_a.issued) == ("A", 4)
+    assert arm_a.answered == {"SHOWN": 3, "CLICKED": 2, "CLAIMED": 1}
+    assert arm_a.click_through == 2 / 3
+    assert (arm_b.variant, arm_b.issued, arm_b.count("CLICKED"), arm_b.count("DISMISSED")) == (
+        "B",
+        2,
+        0,
+        1,
+    )
+    assert arm_b.click_through == 0.0
+
+
 def test_daily_amounts_and_missions_feed_the_flags(run):  # noqa: F811
     history = [issued("p-h", n, 10, at=NOON - n * DAY_MS) for n in range(1, 8)]
     journal = [*history, issued("p-big", 99, 100)]

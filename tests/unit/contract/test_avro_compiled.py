@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import fastavro
 import pytest
@@ -22,17 +23,21 @@ from app.contract.compiled import UnsupportedSchema, compile_reader, compile_wri
 from app.contract.schemas import catalog
 from app.core import Decisions, Engine, PlayerState
 from app.core.engine import group_by_player
+from app.core.tournaments import ONCE, Prize, Schedule, Tournament, finalise
 from app.delivery.lifecycle import step
 from app.delivery.sender import Outcome
 from app.devtools.simulator import generate_events, make_players, player_profiles
 from app.gateway.interactions import InteractionOutlet
 from app.gateway.server import interaction_schema
+from app.leaderboards.board import Board, ScoreUpdate
 from app.pipeline.ingest import RawRecord, dead_letter
+from app.pipeline.rg_alerts import rg_alerts
 from app.rules import default_ruleset
 from app.security.access import Decision
 from app.security.access_log import access_entry
 from app.security.principal import Kind, Principal
 from app.settings import Settings
+from tests.support.factories import losing_burst
 from tests.support.hypothesis_profiles import examples
 
 SCHEMAS = [info.name for info in catalog()]
@@ -126,12 +131,15 @@ def produced() -> dict[str, list[dict]]:
         START,
     )
     interactions = InteractionOutlet(Settings.from_env({}), None, interaction_schema())
+    burst = Decisions()  # a rapid loss raises the player to high: an RG alert
+    engine.decide(PlayerState(), losing_burst("p-rg", START), None, START, burst)
     return {
         "TableEvent": events,
         "PlayerProfile": profiles,
         "Reward": out.rewards,
         "JournalEntry": out.journal,
         "CoolDown": out.cooldowns,
+        "RgAlert": rg_alerts((entry, entry) for entry in burst.journal),
         "DeadLetter": [letter],
         "AccessLogEntry": [
             access_entry(
@@ -158,12 +166,81 @@ def produced() -> dict[str, list[dict]]:
             for reward in out.rewards[:3]
             for status in ("PENDING", "CREDITED", "FAILED")
         ],
+        "AccountEvent": [
+            {
+                "event_id": "acct-1",
+                "player_id": "p-1",
+                "type": "DEPOSIT",
+                "occurred_at": START,
+                "amount_minor": 5000,
+                "currency": "EUR",
+                "payment_method": "E_WALLET",
+                "status": "COMPLETED",
+                "kyc_status": None,
+                "attributes": {"provider": "x"},
+            },
+            {
+                "event_id": "acct-2",
+                "player_id": "p-1",
+                "type": "KYC_STATUS_CHANGED",
+                "occurred_at": START,
+                "amount_minor": None,
+                "currency": None,
+                "payment_method": None,
+                "status": None,
+                "kyc_status": "VERIFIED",
+                "attributes": {},
+            },
+        ],
+        "PlayerCommand": [
+            {
+                "command_id": "c-1",
+                "player_id": "p-1",
+                "type": "PURCHASE",
+                "item_id": "lucky-spin",
+                "reward_id": None,
+                "target_id": None,
+                "occurred_at": START,
+                "attributes": {"channel": "app"},
+            },
+            {
+                "command_id": "c-2",
+                "player_id": "p-1",
+                "type": "SPIN",
+                "item_id": None,
+                "reward_id": out.rewards[0]["reward_id"],
+                "target_id": None,
+                "occurred_at": START,
+                "attributes": {},
+            },
+        ],
         "PlayerInteraction": [
             interactions.record("p-1", body, START)
             for body in (
                 {"action": "clicked", "reward_id": out.rewards[0]["reward_id"], "surface": "toast"},
                 {"action": "dismissed", "message_id": "cd-1", "interaction_id": "i-1"},
             )
+        ],
+        "TournamentPrize": finalise(
+            Board(3).updated([ScoreUpdate("p-1", 40, START, 3), ScoreUpdate("p-2", 30, START, 3)]),
+            Tournament(
+                "final-table",
+                2,
+                Schedule(ONCE, ZoneInfo("UTC"), START - 60_000, START),
+                (Prize(1, 1, "POINTS", 500), Prize(2, 2, "CASHBACK_OFFER", 1000, "EUR")),
+            ),
+            ONCE,
+            START + 1,
+        ).prizes,
+        "PlayerOutcome": [
+            {
+                "player_id": "p-1",
+                "day": "2026-11-24",
+                "deposits_minor": 5000,
+                "ggr_minor": -1200,
+                "currency": "EUR",
+                "occurred_at": START,
+            }
         ],
     }
 

@@ -311,6 +311,25 @@ def test_every_truncation_is_a_decode_error():
             codec.decode(GOOD[:cut])
 
 
+def test_truncation_reasons_are_words_the_same_on_every_read():
+    """A dead letter's reason is journaled and replayed: fastavro's "cannot read boolean from
+    <_io.BytesIO object at 0x…>" differed from one read of the same bytes to the next."""
+    good = AvroCodec("PlayerProfile").encode(SAMPLES["PlayerProfile"])
+    reasons = []
+    for cut in range(10, len(good)):
+        first, again = (_reason(AvroCodec("PlayerProfile"), good[:cut]) for _ in range(2))
+        assert first == again and " at 0x" not in first, first
+        reasons.append(first)
+    assert "truncated pitboss.PlayerProfile body: cannot read boolean from the body" in reasons
+    assert "truncated pitboss.PlayerProfile body: it ends too early" in reasons
+
+
+def _reason(codec: AvroCodec, data: bytes) -> str:
+    with pytest.raises(DecodeError) as info:
+        codec.decode(data)
+    return str(info.value)
+
+
 def test_random_garbage_bodies_fail_cleanly_and_fast():
     """Whatever the body, the outcome is a dict or a DecodeError, never a hang or other error."""
     rng = random.Random(20241122)

@@ -29,19 +29,25 @@ from app.contract.schemas import (
 JAVA_FINGERPRINTS = {
     # pinned from fastavro and Apache avro (below); the others were checked against Java too
     "AccessLogEntry": "3d0c1e464b98de22",
+    "AccountEvent": "47435c1a123d162a",  # new with account events, pinned from fastavro
     "CoolDown": "2f81d0667016287a",
     "DeadLetter": "72fdd0f766203a7e",
-    # v3 (960a464b5130d8f0, Java-checked) + BOOST_* (v4, a4b6bff4002816a2) + RISK_LEVEL_CHANGED,
-    # pinned from fastavro
-    "JournalEntry": "60901f3ceba64dd2",
+    # v3 (960a464b5130d8f0, Java-checked) + BOOST_* (v4, a4b6bff4002816a2) + RISK_LEVEL_CHANGED
+    # (v5, 60901f3ceba64dd2) + interactions, account events, commands, expiry, games,
+    # exposures, tournaments; pinned from fastavro
+    "JournalEntry": "05ef20bf35ea96c0",
     # v1 (0d6cca417ac60362, Java-checked) + language, pinned from fastavro
     "PlayerProfile": "676b018027f32250",
+    "PlayerCommand": "2d3656be07c8fe9e",  # new with the points store, pinned from fastavro
+    "PlayerOutcome": "17903ecc604adc28",  # new with experiments, pinned from fastavro
     # new with the player gateway, pinned from fastavro and Apache avro (below)
-    "PlayerInteraction": "ec037789e6a3e0c4",
+    "PlayerInteraction": "cce252fb4d00ef4d",  # v1 ec037789e6a3e0c4 + rule_id, variant
     "Reward": "ad88465bbff3aef7",
     # new with pitboss fulfil, pinned from fastavro and Apache avro (below)
     "RewardLifecycle": "adcfad49c41b13ec",
+    "RgAlert": "78275ef6b6eb1284",  # new with rg-alerts, pinned from fastavro
     "TableEvent": "dab0385993883136",
+    "TournamentPrize": "ed00eb744bc548e2",  # new with prizes on the winner's partition, fastavro
 }
 
 # Exercises namespaces (inherited, explicit, dotted names), references to named types,

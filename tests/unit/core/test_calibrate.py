@@ -55,3 +55,9 @@ def test_a_chaser_doubles_after_a_losing_round_and_an_escalator_raises_every_rou
         chaser.round_net = net
         chaser.round_over()
         assert chaser.pick(123) == expected
+
+
+def test_a_harmful_persona_keeps_their_seat_while_normal_players_come_and_go():
+    sim = StudioSimulator(StudioConfig(players=200, harmful_share=0.2), 5, START)
+    left = {e["player_id"] for e in sim.take(40_000) if e["event_type"] == "PLAYER_LEFT"}
+    assert left and not left & set(sim.personas)

@@ -72,7 +72,7 @@ def test_a_boosted_amount_is_told_in_the_players_language():
 
 
 def test_the_cool_down_message_is_in_the_players_language():
-    bet = {"bet_type": "main", "stake_minor": 60_000, "currency": "EUR"}
+    bet = {"bet_type": "main", "stake_minor": 80_000, "currency": "EUR"}
     lost = settled("LOSS", occurred_at=T0, bet=bet)
     _, out = run(ENGINE, [lost], profile=profile(language="sv"))
     assert [c["message"] for c in out.cooldowns] == ["Ta en paus i 30 minuter."]

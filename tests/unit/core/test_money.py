@@ -103,22 +103,22 @@ def test_wager_points_count_whole_house_units_in_every_currency():
 
 
 def test_the_rapid_loss_threshold_means_the_same_amount_in_every_currency():
-    """500.00 EUR by default: 5,000 SEK and 50,000 JPY are below it, 6,000 SEK is not."""
+    """750.00 EUR by default: 8,000 SEK and 100,000 JPY are below it, 9,000 SEK is not."""
     engine = Engine(ruleset(CURRENCIES + RULES))
     for amount, currency, trips in (
-        (500_000, "SEK", False),  # 435.00 EUR
-        (600_000, "SEK", True),  # 522.00 EUR
-        (50_000, "JPY", False),  # 310.00 EUR
-        (85_000, "JPY", True),  # 527.00 EUR
-        (50_000, "EUR", True),
+        (800_000, "SEK", False),  # 696.00 EUR
+        (900_000, "SEK", True),  # 783.00 EUR
+        (100_000, "JPY", False),  # 620.00 EUR
+        (125_000, "JPY", True),  # 775.00 EUR
+        (75_000, "EUR", True),
     ):
         _, out = run(engine, [lost(amount, currency, T0)])
         started = [j for j in out.journal if j["decision"] == "COOLDOWN_STARTED"]
         assert bool(started) is trips, (amount, currency)
         if trips:
             assert started[0]["details"]["currency"] == "EUR"
-    # Without a house currency, 50,000 JPY counts as 500.00 of something: today's meaning.
-    _, out = run(Engine(ruleset(RULES)), [lost(50_000, "JPY", T0)])
+    # Without a house currency, 75,000 JPY counts as 750.00 of something: today's meaning.
+    _, out = run(Engine(ruleset(RULES)), [lost(75_000, "JPY", T0)])
     assert [c["reason"] for c in out.cooldowns] == ["RAPID_LOSS_AMOUNT"]
 
 

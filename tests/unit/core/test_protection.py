@@ -31,8 +31,8 @@ def decisions(out, kind):
 
 
 def burst(count=8, every=MIN):
-    """Losses of 62.50 each: the 8th makes 500.00 within 15 minutes (a rapid loss)."""
-    return [loss(T0 + i * every, stake=6250) for i in range(count)]
+    """Losses of 93.75 each: the 8th makes 750.00 within 15 minutes (a rapid loss)."""
+    return [loss(T0 + i * every, stake=9375) for i in range(count)]
 
 
 # -- caps ------------------------------------------------------------------------------------
@@ -99,12 +99,12 @@ def test_per_rule_caps_per_day_and_per_week_are_journaled_with_their_own_reasons
 # -- cool-downs ------------------------------------------------------------------------------
 
 
-def test_a_net_loss_of_500_within_15_minutes_starts_a_30_minute_cooldown():
-    losses = [loss(T0 + i * 4 * MIN, stake=12_500) for i in range(4)]  # 500.00 over 12 minutes
+def test_a_net_loss_of_750_within_15_minutes_starts_a_30_minute_cooldown():
+    losses = [loss(T0 + i * 4 * MIN, stake=18_750) for i in range(4)]  # 750.00 over 12 minutes
     state, out = run(default_engine(), losses)
     [cooldown] = out.cooldowns
     assert cooldown["reason"] == "RAPID_LOSS_AMOUNT"
-    assert cooldown["figures"]["net_loss_minor"] == 50_000
+    assert cooldown["figures"]["net_loss_minor"] == 75_000
     assert (cooldown["starts_at"], cooldown["ends_at"]) == (
         losses[-1]["occurred_at"],
         losses[-1]["occurred_at"] + 30 * MIN,
@@ -118,7 +118,7 @@ def test_a_net_loss_of_500_within_15_minutes_starts_a_30_minute_cooldown():
 
 
 def test_losses_spread_over_more_than_15_minutes_do_not_trip():
-    losses = [loss(T0 + i * 6 * MIN, stake=12_500) for i in range(4)]  # 500.00 over 18 minutes
+    losses = [loss(T0 + i * 6 * MIN, stake=18_750) for i in range(4)]  # 750.00 over 18 minutes
     _, out = run(default_engine(), losses)
     assert out.cooldowns == []
 
@@ -152,7 +152,7 @@ def test_during_a_cooldown_every_reward_is_suppressed_and_the_cashback_never_fir
 
 def test_the_loss_streak_cashback_is_held_back_when_the_streak_completes_in_a_cooldown():
     engine = default_engine()
-    slow = [loss(T0 + i * 4 * MIN, stake=12_500) for i in range(4)]  # trips RAPID_LOSS_AMOUNT
+    slow = [loss(T0 + i * 4 * MIN, stake=18_750) for i in range(4)]  # trips RAPID_LOSS_AMOUNT
     _state, out = run(engine, [*slow, loss(T0 + 17 * MIN)])  # 5th loss in a row, cooling down
     assert of_rule(out.rewards, "loss-streak-5") == []
     [held] = [h for h in decisions(out, "REWARD_SUPPRESSED") if h["rule_id"] == "loss-streak-5"]

@@ -238,6 +238,63 @@ def test_stake_escalation_over_a_session_sets_medium_and_with_a_marathon_high():
     assert (started["rule_id"], started["reason"]) == ("risk-level", "risk_high")
 
 
+def test_escalation_compares_stakes_per_bet_so_more_bets_in_a_spin_are_not_a_raise():
+    rounds = [spin(T0 + i * MIN, [(1000, 2000)], f"s{i}") for i in range(10)]
+    covered = spin(T0 + 10 * MIN, [(1000, 2000)] * 6, "s10")  # six 10.00 bets: 6x the round
+    _, out = run(ENGINE, [e for r in rounds for e in r] + covered)
+    assert levels(out) == []
+
+
+def chaser(outcomes, base=1000, start=T0):
+    """Rounds of two bets each: the stake per bet doubles after a losing round and goes back
+    to ``base`` after a win (``outcomes``: "L" or "W" per round)."""
+    events, stake = [], base
+    for i, outcome in enumerate(outcomes):
+        payout = 0 if outcome == "L" else 2 * stake
+        events += spin(start + i * MIN, [(stake, payout), (stake, payout)], f"c{i}")
+        stake = 2 * stake if outcome == "L" else base
+    return events
+
+
+def test_raising_the_stake_per_bet_after_losing_rounds_sets_stake_chasing_at_medium():
+    """Five raises to 2x right after a losing round within twelve rounds, never five losses
+    in a row (so not loss_chasing): the chaser is at medium at the fifth raise."""
+    outcomes = "LLWLLWLWLW"  # raises at rounds 1, 2, 4, 5, 7 and 9: each after a loss
+    events = chaser(outcomes)
+    _, out = run(ENGINE, events)
+    [changed] = entries(out, "RISK_LEVEL_CHANGED")
+    assert (changed["details"]["to"], changed["details"]["markers"]) == ("medium", "stake_chasing")
+    assert out.cooldowns == []
+    raises = [i for i in range(1, len(outcomes)) if outcomes[i - 1] == "L"]
+    fifth = raises[4]  # the round staking 2x after the fifth losing round
+    assert changed["event_time"] == events[4 * fifth + 3]["occurred_at"]
+    _, out = run(ENGINE, chaser(outcomes[:fifth]))
+    assert levels(out) == []  # four raises: nothing
+
+
+def markers_seen(out):
+    return {
+        m for e in entries(out, "RISK_LEVEL_CHANGED") for m in e["details"]["markers"].split(",")
+    }
+
+
+def test_random_stakes_that_do_not_follow_losses_set_no_stake_chasing():
+    """The same stakes and outcomes, but the doubled stake comes after a win: not chasing."""
+    events, stakes = [], [1000, 2000, 1000, 2000, 1000, 2000, 1000, 2000, 1000, 2000, 1000, 2000]
+    for i, stake in enumerate(stakes):
+        payout = 2 * stake if stake == 1000 else 0  # the small stake wins, the big one loses
+        events += spin(T0 + i * MIN, [(stake, payout)], f"n{i}")
+    _, out = run(ENGINE, events)
+    assert "stake_chasing" not in markers_seen(out)
+
+
+def test_a_session_kept_before_the_per_bet_fields_is_extended_not_broken():
+    state, _ = run(ENGINE, spin(T0, [(1000, 0)], "old"))
+    state.session = state.session[:5]
+    state, out = run(ENGINE, spin(T0 + MIN, [(1000, 0)], "new"), state=state)
+    assert len(state.session) == 9 and out.cooldowns == []
+
+
 def test_self_exclusion_and_harm_flags_still_come_first_at_any_level():
     _, out = run(ENGINE, marathon(190), {**PLAYER, "self_excluded": True})
     assert levels(out) == [("none", "low"), ("low", "medium")]
@@ -273,6 +330,8 @@ def test_marker_levels_window_and_messages_come_from_the_ruleset():
         ("night_play: {from: 3, until: 3}", "must differ"),
         ("night_play: {from: 24}", "an hour from 0 to 23"),
         ("risk: {accumulate: 1}", "at least 2"),
+        ("loss_chasing: {raises: 6, raises_within: 5}", "at least 'raises'"),
+        ("loss_chasing: {raise_factor: 1}", "at least 1.01"),
     ],
 )
 def test_a_bad_protection_section_is_refused_with_its_path(protection, message):
@@ -288,6 +347,7 @@ def test_the_ruleset_schema_accepts_the_new_sections_and_refuses_unknown_ones():
             "session": {"break": "20m", "long": "90m", "marathon": "3h"},
             "night_play": {"from": 23, "until": 5},
             "stake_escalation": {"baseline_rounds": 5, "factor": 4},
+            "loss_chasing": {"raises": 4, "raises_within": 10, "raise_factor": 1.5},
             "risk": {"window": "1h", "accumulate": 2, "levels": {"night_play": "medium"}},
         },
     }

@@ -166,7 +166,8 @@ def test_ab_variants_split_players_deterministically_and_are_journaled():
         event = table_event(event_type="PLAYER_JOINED", bet=None, player_id=player, occurred_at=T0)
         _, out = run(engine, [event])
         _, again = run(engine, [dict(event, event_id=event["event_id"] + "-again")])
-        [reward], [entry] = out.rewards, out.journal
+        [reward], [exposed, entry] = out.rewards, out.journal
+        assert exposed["details"]["arm"] == reward["attributes"]["variant"]
         assert reward["attributes"]["variant"] == again.rewards[0]["attributes"]["variant"]
         assert entry["details"]["variant"] == reward["attributes"]["variant"]
         assert reward["amount"] == {"control": 10, "double": 20}[reward["attributes"]["variant"]]

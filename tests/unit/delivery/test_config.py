@@ -114,3 +114,12 @@ def test_a_fulfilment_adapter_gets_rewards_its_kinds_and_oauth2(tmp_path):
     text = FULFIL.replace("    filter: {kinds: [FREE_SIDE_BET]}\n", "")
     (found,) = problems(write(tmp_path, text), "fulfil")
     assert "endpoints.bonus" in found and "needs filter.kinds" in found
+
+
+def test_the_rg_team_can_subscribe_to_rg_alerts_and_an_unknown_topic_is_refused(tmp_path):
+    desk = "  rg-desk:\n    url: https://rg.example/pitboss\n    topics: [rg-alerts]\n"
+    _, rg_desk = load_endpoints(write(tmp_path, VALID + desk), "webhooks")
+    assert rg_desk.topics == ("rg-alerts",)
+    path = write(tmp_path, VALID + desk.replace("[rg-alerts]", "[rg_alert]"))
+    (found,) = problems(path)
+    assert "endpoints.rg-desk.topics[0]" in found

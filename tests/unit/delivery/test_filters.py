@@ -35,3 +35,14 @@ def test_decision_and_rule_must_both_match_when_both_are_given():
     assert not matches(wanted, "journal", {**ISSUED, "rule_id": "happy-hour"})
     assert not matches(wanted, "journal", LEVEL)
     assert not matches(wanted, "rewards", REWARD)  # a reward has no decision
+
+
+ALERT = {"alert_id": "je-3", "rule_id": "loss-chasing", "reason": "loss_chasing", "level": "HIGH"}
+
+
+def test_an_rg_alert_is_filtered_by_what_raised_the_player_and_never_by_kind_or_decision():
+    assert matches(Filter(), "rg-alerts", ALERT)
+    assert matches(Filter(rules=frozenset({"loss-chasing", "rapid-loss"})), "rg-alerts", ALERT)
+    assert not matches(Filter(rules=frozenset({"risk-level"})), "rg-alerts", ALERT)
+    assert not matches(Filter(kinds=frozenset({"CASHBACK_OFFER"})), "rg-alerts", ALERT)
+    assert not matches(Filter(decisions=frozenset({"COOLDOWN_STARTED"})), "rg-alerts", ALERT)

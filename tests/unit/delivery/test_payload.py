@@ -43,6 +43,7 @@ def test_the_default_body_is_the_record_with_its_type_and_id():
     sent = orjson.loads(body(endpoint(), "rewards", REWARD))
     assert sent == {"type": "rewards", "id": "rw-9", "record": REWARD}
     assert record_id("journal", {"entry_id": "je-1"}) == "je-1"
+    assert record_id("rg-alerts", {"alert_id": "je-2"}) == "je-2"
 
 
 def test_a_template_renders_the_records_fields_escaped_as_json():

@@ -21,7 +21,7 @@ import pytest
 from fastavro import parse_schema
 from fastavro.validation import validate
 
-from app.core.compile import EVENT_TYPES
+from app.core.compile import TABLE_EVENT_TYPES
 from app.devtools.simulator import (
     StudioConfig,
     StudioSimulator,
@@ -124,7 +124,7 @@ def test_every_event_matches_the_table_event_schema(events):
 
 def test_every_event_type_and_game_appears(events):
     types = Counter(e["event_type"] for e in events)
-    assert set(types) == set(EVENT_TYPES)
+    assert set(types) == set(TABLE_EVENT_TYPES)
     assert {e["game"] for e in events} == {"BLACKJACK", "ROULETTE", "BACCARAT"}
     variants = {e["game_variant"] for e in events}
     assert {"Lightning Roulette", "Speed Baccarat", None} <= variants

@@ -7,7 +7,7 @@ from __future__ import annotations
 from app.core.state import PlayerState
 from app.gateway.feed import PlayerFeed
 from app.gateway.view import leaderboard_view
-from app.leaderboards.board import Board, Entry
+from app.leaderboards.board import Board, Entry, encode_erasure, encode_score
 from tests.support.factories import ERASURE_KEY
 
 KEY = "points-daily:ALL:2026-12-02"
@@ -55,3 +55,33 @@ def test_a_player_below_the_top_n_has_their_score_but_no_rank():
 def test_a_board_nobody_scored_on_is_empty():
     body = leaderboard_view(KEY, None, "p-z", PlayerState.from_bytes(None), limit=20)
     assert body == {"board": KEY, "size": None, "top": [], "you": {"rank": None, "score": 0}}
+
+
+def test_a_player_below_the_top_n_gets_their_rank_among_every_score():
+    feed = PlayerFeed(4, ERASURE_KEY, "UTC", 10)
+    for player, total, at in [("p-a", 90, 1), ("p-b", 70, 2), ("p-c", 40, 3), ("p-z", 12, 4)]:
+        feed.ranks.apply(*encode_score(KEY, player, total, at, 3))
+    feed.ranks.apply(*encode_score(KEY, "p-y", 12, 3, 3))  # the same total, reached earlier
+    feed.ranks.apply(*encode_score(KEY, "p-z", 11, 9, 3))  # re-delivered lower: no change
+    ranked = feed.ranks.rank(KEY, "p-z")
+    assert ranked == 5
+    body = leaderboard_view(KEY, BOARD, "p-z", playing(12), limit=20, ranked=ranked)
+    assert body["you"] == {"rank": 5, "score": 12}
+    assert not any(row["you"] for row in body["top"])
+    # on the board, the board's own row decides
+    assert leaderboard_view(KEY, BOARD, "p-b", playing(70), 20, ranked=9)["you"]["rank"] == 2
+
+
+def test_a_rank_rises_with_a_new_total_and_goes_with_an_erasure_or_the_boards_end():
+    feed = PlayerFeed(4, ERASURE_KEY, "UTC", 10)
+    for player, total in [("p-a", 90), ("p-b", 70), ("p-z", 12)]:
+        feed.ranks.apply(*encode_score(KEY, player, total, 1, 3))
+    feed.ranks.apply(*encode_score(KEY, "p-z", 80, 5, 3))
+    assert feed.ranks.rank(KEY, "p-z") == 2
+    feed.ranks.apply(*encode_erasure("p-a"))
+    assert (feed.ranks.rank(KEY, "p-z"), feed.ranks.rank(KEY, "p-a")) == (1, None)
+    feed.ranks.apply(KEY.encode(), b"not json")  # passed over, nothing else changes
+    assert feed.ranks.rank(KEY, "p-b") == 2
+    feed.apply_board(KEY.encode(), BOARD.to_bytes())
+    feed.apply_board(KEY.encode(), None)  # the period swept
+    assert feed.ranks.rank(KEY, "p-z") is None

@@ -8,7 +8,7 @@ import yaml
 from app.intake.server import OPENAPI_PATH, Intake
 from app.intake.settings import AmqpSettings, IntakeSettings
 from app.intake.sources import Sources
-from app.security.settings import KafkaSecurity
+from app.security.settings import SecuritySettings
 from app.settings import Settings
 from tests.support.factories import ERASURE_KEY
 
@@ -18,7 +18,7 @@ def test_the_openapi_document_lists_every_route_the_intake_serves():
         Settings.from_env({}),
         IntakeSettings.from_env({}),
         Sources({}, 300),
-        KafkaSecurity.from_env({}),
+        SecuritySettings.from_env({}),
         ERASURE_KEY,
     )
     served = {

@@ -13,6 +13,9 @@ TOPICS = TopicNames.from_env({})
 PARTITIONS = 3
 EVENTS = AvroCodec("TableEvent")
 PROFILES = AvroCodec("PlayerProfile")
+ACCOUNTS = AvroCodec("AccountEvent")
+INTERACTIONS = AvroCodec("PlayerInteraction")
+COMMANDS = AvroCodec("PlayerCommand")
 
 
 def player_on(partition: int, nth: int = 0) -> str:
@@ -52,3 +55,21 @@ class Log:
     def forget(self, player_id: str, at: int, by: str = "") -> None:
         request = orjson.dumps({"player_id": player_id, "by": by} if by else {})
         self._add(TOPICS.rekeyed, player_id, request, at, [(RECORD_TYPE_HEADER, FORGET_TYPE)])
+
+    def account(self, record: dict) -> dict:
+        """An AccountEvent on account-events, stamped when it happened."""
+        value = ACCOUNTS.encode(record)
+        self._add(TOPICS.account_events, record["player_id"], value, record["occurred_at"])
+        return record
+
+    def interaction(self, record: dict) -> dict:
+        """A PlayerInteraction on player-interactions, stamped when the gateway took it."""
+        value = INTERACTIONS.encode(record)
+        self._add(TOPICS.player_interactions, record["player_id"], value, record["recorded_at"])
+        return record
+
+    def command(self, record: dict) -> dict:
+        """A PlayerCommand on player-commands, stamped when the player asked."""
+        value = COMMANDS.encode(record)
+        self._add(TOPICS.player_commands, record["player_id"], value, record["occurred_at"])
+        return record

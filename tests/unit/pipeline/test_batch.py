@@ -55,7 +55,7 @@ class Tables:
         return None if raw is None else orjson.loads(raw)
 
 
-def loss(player_id: str, at: int, stake: int = 12_500) -> dict:
+def loss(player_id: str, at: int, stake: int = 18_750) -> dict:
     bet = {"bet_type": "main", "stake_minor": stake, "currency": "EUR"}
     return settled("LOSS", player_id=player_id, occurred_at=at, bet=bet)
 
@@ -75,7 +75,7 @@ def test_a_quiet_players_cool_down_ends_in_the_batch_the_partition_passes_it():
     """The six events of issue 10: X trips a cool-down and bets inside it; Y's event after
     its end, in the same batch, ends it there and then."""
     log = Log()
-    for i in range(4):  # 500.00 lost within 12 minutes: a 30-minute cool-down
+    for i in range(4):  # 750.00 lost within 12 minutes: a 30-minute cool-down
         log.event(loss(X, T0 + i * 4 * MIN))
     log.event(bet(X, T0 + 14 * MIN))
     log.event(bet(Y, T0 + 50 * MIN))
@@ -169,11 +169,11 @@ def _next(log: Log, event: dict) -> RawRecord:
 class Failing(Engine):
     """An engine that raises on one player's events."""
 
-    def decide(self, state, events, profile, now_ms, out, partition_times=None):
+    def decide(self, state, events, profile, now_ms, out, partition_times=None, stock=None):
         if events[0]["player_id"] == X:
             out.journal.append({"half": "decided"})
             raise RuntimeError("boom")
-        return super().decide(state, events, profile, now_ms, out, partition_times)
+        return super().decide(state, events, profile, now_ms, out, partition_times, stock)
 
 
 def test_a_player_whose_decisions_raise_is_dead_lettered_while_others_decide():
@@ -204,7 +204,10 @@ def test_the_output_plan_names_topic_key_and_partition_of_every_output():
     sealer = Sealer({X: SECRET_X, Y: SECRET_Y}, ERASURE_KEY)
     plan = output_plan(result, CODECS, sealer, PARTITIONS)
     roles = [o.role for o in plan]
-    assert roles == sorted(roles, key=["rekeyed", "rewards", "cooldowns", "journal"].index)
+    order = ["rekeyed", "rewards", "cooldowns", "journal", "rg_alerts"]
+    assert roles == sorted(roles, key=order.index)
+    [alert] = [o for o in plan if o.role == "rg_alerts"]  # X's rapid loss raised them to high
+    assert alert.key == X.encode()
     [forward] = [o for o in plan if o.role == "rekeyed"]
     assert forward.key == Y.encode() and forward.partition == partition_for(Y, PARTITIONS)
     assert forward.headers == ((RECORD_TYPE_HEADER, EVENT_TYPE),)

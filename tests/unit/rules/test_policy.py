@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from app.core.compile import REWARD_KINDS
+from app.core.rules import DepositFlags
 from app.rules import DEFAULT_RULESET_PATH
 from app.rules.commands import render_problems, render_warnings
 from app.rules.loader import (
@@ -78,7 +79,7 @@ SPORTS_BONUS = """\
 
 def test_the_shipped_policy_file_loads_with_the_documented_defaults() -> None:
     shipped = load_policies(SHIPPED)
-    assert list(shipped.countries) == ["GB", "IE", "MT", "SE"]
+    assert list(shipped.countries) == ["GB", "IE", "MT", "SE", "IT"]
     gb = shipped.for_country("GB")
     assert (gb.name, gb.max_wagering, gb.cross_product) == ("United Kingdom", 10, False)
     assert gb.allowed_kinds == frozenset(REWARD_KINDS)
@@ -246,6 +247,7 @@ def test_the_default_policy_caps_wagering_for_every_other_country(tmp_path: Path
         "IE",
         "MT",
         "SE",
+        "IT",
     ]
 
 
@@ -366,10 +368,11 @@ def test_validate_document_reports_errors_only_and_check_ruleset_both(tmp_path: 
 def test_the_shipped_ruleset_passes_the_shipped_policies_with_warnings_only() -> None:
     doc, warnings = read_ruleset_file(DEFAULT_RULESET_PATH, load_policies(SHIPPED))
     assert doc["ruleset"] == "default"
-    assert {(w.rule_id, w.message.split(" (")[0].rsplit(" ", 1)[1]) for w in warnings} == {
-        ("loss-streak-5", "IE"),
-        ("loss-streak-5", "SE"),
-    }
+    named = {(w.rule_id, w.message.split(" (")[0].rsplit(" ", 1)[1]) for w in warnings}
+    assert named == {("loss-streak-5", "IE"), ("loss-streak-5", "SE"), (None, "IE"), (None, "SE")}
+    # the store's spin and the wheel's boost sector (of no rule) are withheld there too
+    kinds = sorted(w.message.split()[0] for w in warnings if w.rule_id is None)
+    assert kinds == ["MULTIPLIER", "MULTIPLIER", "WHEEL_SPIN", "WHEEL_SPIN"]
 
 
 def test_the_deployment_policies_come_from_the_setting(
@@ -399,8 +402,59 @@ def test_the_runtime_view_gives_each_country_its_kinds_and_cross_product_rule() 
     everything = frozenset(REWARD_KINDS)
     loyalty = frozenset({"XP", "POINTS", "BADGE", "CHAT_SHOUTOUT"})
     kinds = {code: rules.allowed_kinds for code, rules in view.countries.items()}
-    assert kinds == {"GB": everything, "IE": loyalty, "MT": everything, "SE": loyalty}
+    assert kinds == {
+        "GB": everything,
+        "IE": loyalty,
+        "MT": everything,
+        "SE": loyalty,
+        "IT": everything,
+    }
     assert view.default.allowed_kinds == everything
     assert not view.for_country("gb").cross_product and view.for_country("MT").cross_product
     assert view.for_country(None) == view.for_country("ZZ") == view.default
     assert (view.product_of("POKER"), view.product_of("BLACKJACK")) == ("poker", "casino")
+
+
+# --- money checks: KYC and deposit flags ---------------------------------------------------
+
+
+def test_italy_requires_kyc_and_flags_deposits_in_the_shipped_file() -> None:
+    shipped = load_policies(SHIPPED)
+    italy = shipped.for_country("it")
+    assert italy.kyc_required and not shipped.for_country("GB").kyc_required
+    assert italy.deposit_flags == DepositFlags(200_000, 5, 3_600_000)
+    view = runtime_view(shipped).for_country("IT")
+    assert (view.kyc_required, view.deposit_flags) == (True, italy.deposit_flags)
+    assert runtime_view(shipped).default.deposit_flags is None
+
+
+def test_a_country_inherits_the_defaults_money_checks() -> None:
+    flags = {"count": 3, "within": "30m"}
+    pols = Policies.from_mapping(
+        {
+            "products_by_game": GAMES_TO_PRODUCTS,
+            "default": {"kyc_required": True, "deposit_flags": flags},
+            "countries": {"MT": {"name": "Malta"}, "SE": {"deposit_flags": None}},
+        }
+    )
+    malta = pols.for_country("MT")
+    assert malta.kyc_required and malta.deposit_flags == DepositFlags(None, 3, 30 * 60_000)
+    assert pols.for_country("SE").deposit_flags is None
+
+
+def test_wrong_money_checks_are_refused_with_every_mistake() -> None:
+    with pytest.raises(PolicyFileError) as caught:
+        policies(
+            GB={"kyc_required": "yes", "deposit_flags": {"amount_minr": 5, "count": 99}},
+            SE={"deposit_flags": {"within": "8d"}},
+            MT={"deposit_flags": [1]},
+        )
+    assert caught.value.problems == [
+        "countries.GB.kyc_required: must be true or false, got 'yes'",
+        "countries.GB.deposit_flags.amount_minr: unknown field (did you mean 'amount_minor'?)",
+        "countries.GB.deposit_flags.count: must be a whole number from 2 to 32, or null",
+        "countries.GB.deposit_flags: give amount_minor, count or both",
+        "countries.SE.deposit_flags.within: must be at most 7d (the deposits a state keeps)",
+        "countries.SE.deposit_flags: give amount_minor, count or both",
+        "countries.MT.deposit_flags: must be a mapping of amount_minor, count, within, or null",
+    ]

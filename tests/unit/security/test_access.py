@@ -266,3 +266,16 @@ def test_a_missing_file(tmp_path):
 
 def test_the_shipped_file_is_the_default():
     assert load_access_file(DEFAULT_ACCESS_FILE).roles.keys() == EXPECTED.keys()
+
+
+def test_a_deposit_flag_for_the_aml_team_keeps_its_figures_from_the_support_desk(policy):
+    flagged = {
+        "decision": "DEPOSIT_FLAGGED",
+        "reason": "amount_over",
+        "details": {"amount_minor": "250000", "market": "IT"},
+    }
+    hidden = policy.authorize(staff("support"), "timeline.read").fields_hidden
+    [seen] = redact_entries([flagged], hidden)
+    assert (seen["reason"], seen["details"]) == ("responsible_gaming", {})
+    hidden = policy.authorize(staff("rg_officer"), "timeline.read").fields_hidden
+    assert redact_entries([flagged], hidden) == [flagged]
