@@ -37,6 +37,8 @@ MINUTE = 60_000
 def served(tmp_path_factory: pytest.TempPathFactory, pg: str) -> Iterator[Deployment]:  # noqa: F811
     with console_deployment(tmp_path_factory.mktemp("console"), "console") as dep:
         dep.produce_profiles([profile(HARMED, harm_flags=[FLAG])])
+        # Kafka does not order profiles against events: the harm flag must be known first
+        wait_for(lambda: dep.view("/pitboss/stats/")["totals"]["profiles"] >= 1, what="profile")
         start = int(time.time() * 1000) - 60 * MINUTE
         # five losses in a row, minutes apart (a streak, not a rapid-loss burst)
         events = [

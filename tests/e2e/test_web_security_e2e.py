@@ -87,6 +87,8 @@ def served(tmp_path_factory: pytest.TempPathFactory, pg: str) -> Iterator[Served
                 profile(DIAMOND, vip_tier="DIAMOND"),
             ]
         )
+        # Kafka does not order profiles against events: the harm flag must be known first
+        wait_for(lambda: dep.view("/pitboss/stats/")["totals"]["profiles"] >= 2, what="profiles")
         # a reward whose event id a spreadsheet would run, and a rapid-loss cool-down
         events = [natural(player_id=GOLD, event_id=FORMULA, occurred_at=now)]
         events += losing_burst(GOLD, now + 1000)
