@@ -14,6 +14,9 @@ from app.pipeline.ingest import RECORD_TYPE_HEADER, partition_for
 from app.pipeline.rg_alerts import rg_alerts
 from app.security.player_keys import Sealer, named_players
 
+#: a leaderboard update: (board key, player id, new total, event time, top n)
+ScoreRow = tuple[str, str, int, int, int]
+
 
 class Output(NamedTuple):
     """One record to publish."""
@@ -41,6 +44,20 @@ class OutputCodecs:
 def needs_secrets(result: BatchResult) -> set[str]:
     """The players the batch's kept records name: each needs a secret before they go out."""
     return named_players(result.journal, result.decisions.cooldowns, result.player_letters)
+
+
+def last_scores(scores: list[ScoreRow]) -> list[ScoreRow]:
+    """Each player's last score per board in the batch, in the order of those last scores.
+
+    A board keeps a player's highest total and when they reached it, and a player's totals
+    only rise within a board's period, so the earlier scores of a batch would be overtaken by
+    its last one before anyone reads them: one record per board and player instead of one
+    per reward."""
+    last: dict[tuple[str, str], ScoreRow] = {}
+    for score in scores:
+        last.pop((score[0], score[1]), None)
+        last[score[0], score[1]] = score
+    return list(last.values())
 
 
 def output_plan(
@@ -71,7 +88,7 @@ def output_plan(
         Output("cooldowns", c["player_id"].encode(), codecs.cooldown.encode(sealer.cooldown(c)))
         for c in out.cooldowns
     )
-    plan += (Output("leaderboard_scores", *encode_score(*score)) for score in out.scores)
+    plan += (Output("leaderboard_scores", *encode_score(*s)) for s in last_scores(out.scores))
     # after the scores: each board's keeper drops the player after their last score
     plan += (Output("leaderboard_scores", *erasure) for erasure in result.leaderboard_erasures)
     kept = []

@@ -5,24 +5,29 @@
     python scripts/bench/ --events 20000 --recovery-players 100000 --latency-seconds 10
     python scripts/bench/ --only bare,quix,pitboss-streak
 
-Phases (``--only`` takes their names), one after another, each in a stage of its own
-(topic prefix, group/app id and state dir, its topics deleted when it ends):
+Phases (``--only`` takes their names), one after another, each run of one on the broker in a
+stage of its own (topic prefix, group/app id and state dir, its topics deleted when it ends):
 
   bare             (1) a bare aiokafka getmany loop with a dict as state: the ceiling
   faust            (2) a stock Faust agent writing a RocksDB table per event
   quix             (3) a Quix Streams app with RocksDB state
   pitboss-streak   (4) a Pitboss worker running only the loss-streak-5 rule
   pitboss-default  (5) a Pitboss worker running the shipped ruleset (caps, cool-downs...)
-  latency          the simulator at a steady rate; produce-to-decision p50, p99, max
+  state            no broker: the worker's decision code decides the workload in memory
+                   with the default ruleset; bytes per player's state (mean, p99, max)
+  latency          the simulator at a steady rate; produce-to-decision p50, p99, max:
+                   twice, at half of what (5) decided in this run and at 1,000 events/s
+                   (``--latency-rate`` forces one rate instead)
+  recovery         a fresh worker rebuilding N players' state from the changelog
   push             a worker and a gateway at half of (5)'s rate: produce-to-WebSocket
                    p50, p99 while the connections ramp up (scripts/bench/push.py)
-  recovery         a fresh worker rebuilding N players' state from the changelog
 
 (1)-(5) decide the same pre-loaded Avro events, and each reports the loss-streak offers it
 made (Pitboss: issued plus held back by its protection), so a baseline doing other work
 shows. Throughput is events over the seconds from the first event consumed to the last
-(Pitboss: its first decided micro-batch to its last). The run prints a table and writes
-it as JSON (machine, settings, every detail) so that runs can be compared.
+(Pitboss: its first decided micro-batch to its last). The run prints a table, then issue
+17's targets judged on it (MET, NOT MET, not run; scripts/bench/targets.py), and writes
+both as JSON (machine, settings, every detail) so that runs can be compared.
 
 The run uses a broker of its own (noida-db on a free port, deleted afterwards) unless
 ``--broker-url`` or ``PITBOSS_BROKER_URL`` names one: the local broker keeps all its data
@@ -34,10 +39,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -45,8 +52,8 @@ import orjson
 
 from app.devtools.localbroker import LocalBroker, free_port
 from app.rules import DEFAULT_RULESET_PATH
-from app.settings import PROJECT_ROOT
-from scripts.bench import baselines, pitboss, push
+from app.settings import PROJECT_ROOT, Settings
+from scripts.bench import baselines, pitboss, push, targets
 from scripts.bench.baselines import PhaseResult
 from scripts.bench.common import Stage, Workload, machine, make_workload
 
@@ -57,9 +64,11 @@ THROUGHPUT = {
     "pitboss-streak": "(4) Pitboss, loss-streak-5 only",
     "pitboss-default": "(5) Pitboss, default ruleset",
 }
-PHASES = (*THROUGHPUT, "latency", "recovery", "push")
+PHASES = (*THROUGHPUT, "state", "latency", "recovery", "push")
 #: sized so that ``make bench`` stays under ten minutes on a busy 2-core machine
 DEFAULT_EVENTS = 100_000
+#: the rate when (5) did not run to take half of
+FALLBACK_RATE = 200.0
 
 
 async def throughput_phase(
@@ -83,6 +92,22 @@ async def throughput_phase(
     )
 
 
+@contextlib.asynccontextmanager
+async def staged(
+    name: str, run_dir: Path, broker_url: str, partitions: int
+) -> AsyncIterator[Stage]:
+    """A stage of its own for one run of a phase, its topics deleted afterwards."""
+    stage = Stage.create(name, run_dir, broker_url, partitions)
+    print(f"   stage {stage.tag}, logs in {stage.root}", flush=True)
+    try:
+        yield stage
+    finally:
+        try:
+            await stage.cleanup()
+        except Exception as exc:
+            print(f"   could not delete the stage's topics: {exc}", flush=True)
+
+
 async def run_phases(args: argparse.Namespace, run_dir: Path, broker_url: str) -> dict:
     wanted = [p for p in PHASES if p in args.only]
     workload = None
@@ -91,7 +116,8 @@ async def run_phases(args: argparse.Namespace, run_dir: Path, broker_url: str) -
         workload = make_workload(args.events, args.players, args.tables, args.seed)
     report: dict = {
         "throughput": [],
-        "latency": None,
+        "state": None,
+        "latency": [],
         "recovery": None,
         "push": None,
         "errors": {},
@@ -107,59 +133,102 @@ async def run_phases(args: argparse.Namespace, run_dir: Path, broker_url: str) -
             "avg_event_bytes": round(sum(len(v) for _k, v in workload.events) / args.events, 1),
             "seconds_to_make": round(workload.seconds_to_make, 1),
         }
+    settings = Settings.from_env({**os.environ, "PITBOSS_PARTITIONS": str(args.partitions)})
+    decided: list[bytes] = []  # the state phase's, which recovery fills the changelog with
+
+    def states() -> list[bytes]:
+        if not decided:
+            assert workload is not None
+            decided.extend(pitboss.decided_states(workload, settings))
+        return decided
+
+    def stage(run: str) -> contextlib.AbstractAsyncContextManager[Stage]:
+        return staged(run, run_dir, broker_url, args.partitions)
+
     for name in wanted:
-        stage = Stage.create(name, run_dir, broker_url, args.partitions)
-        print(f"-- {name} (stage {stage.tag}, logs in {stage.root}) ...", flush=True)
+        print(f"-- {name} ...", flush=True)
         started = time.monotonic()
         try:
             if name in THROUGHPUT:
                 assert workload is not None
                 timeout = 120 + args.events / 500
-                result = await throughput_phase(name, stage, workload, timeout)
+                async with stage(name) as st:
+                    result = await throughput_phase(name, st, workload, timeout)
                 report["throughput"].append(result)
                 print(f"   {result.rate:,.0f} events/s, {result.offers} offers", flush=True)
-            elif name == "latency":
-                lat = report["latency"] = await pitboss.latency(
-                    stage,
-                    rate=args.latency_rate,
-                    seconds=args.latency_seconds,
-                    warmup=args.latency_warmup,
-                    players=args.players,
-                    tables=args.tables,
-                    seed=args.seed,
-                )
-                print(f"   p50 {lat['latency_ms']['p50']:,.0f} ms", flush=True)
-            elif name == "push":
-                report["push"] = await push.push_latency(
-                    stage,
-                    steps=push.steps_of(args.push_connections),
-                    rate=args.push_rate or half_capacity(report["throughput"]),
-                    seconds=args.push_seconds,
-                    warmup=args.push_warmup,
-                    target_ms=args.push_target_ms,
-                )
-            else:
+            elif name == "state":
                 assert workload is not None
-                rec = report["recovery"] = await pitboss.recovery(
-                    stage, workload, args.recovery_players, timeout=600
+                cpu = time.process_time()
+                decided_now = states()
+                cpu_s = time.process_time() - cpu
+                sizes = report["state"] = pitboss.state_sizes(
+                    decided_now, len(workload.events), cpu_s
                 )
+                print(f"   p99 {sizes['bytes']['p99']:,} B per player", flush=True)
+            elif name == "latency":
+                for basis, rate in latency_rates(args.latency_rate, report["throughput"]):
+                    async with stage(f"latency-{rate:.0f}") as st:
+                        lat = await pitboss.latency(
+                            st,
+                            rate=rate,
+                            seconds=args.latency_seconds,
+                            warmup=args.latency_warmup,
+                            players=args.players,
+                            tables=args.tables,
+                            seed=args.seed,
+                        )
+                    report["latency"].append({"rate_basis": basis, **lat})
+                    ms = lat["latency_ms"]
+                    print(
+                        f"   {rate:,.0f} events/s ({basis}): p50 {ms['p50']:,.0f} ms, "
+                        f"p99 {ms['p99']:,.0f} ms",
+                        flush=True,
+                    )
+            elif name == "push":
+                rate, basis = (
+                    (args.push_rate, "--push-rate")
+                    if args.push_rate
+                    else half_capacity(report["throughput"])
+                )
+                async with stage(name) as st:
+                    pushed = await push.push_latency(
+                        st,
+                        steps=push.steps_of(args.push_connections),
+                        rate=rate,
+                        seconds=args.push_seconds,
+                        warmup=args.push_warmup,
+                        target_ms=args.push_target_ms,
+                    )
+                report["push"] = {"rate_basis": basis, **pushed}
+            else:
+                async with stage(name) as st:
+                    rec = report["recovery"] = await pitboss.recovery(
+                        st, states(), args.recovery_players, timeout=600
+                    )
                 print(f"   Ready after {rec['start_to_ready_s']:.1f} s", flush=True)
         except Exception as exc:  # one phase failing must not lose the others' numbers
             report["errors"][name] = f"{type(exc).__name__}: {exc}"
             print(f"   FAILED: {report['errors'][name]}", flush=True)
-        finally:
-            try:
-                await stage.cleanup()
-            except Exception as exc:
-                print(f"   could not delete the stage's topics: {exc}", flush=True)
         print(f"   ({time.monotonic() - started:.0f} s)", flush=True)
     return report
 
 
-def half_capacity(results: list[PhaseResult]) -> float:
-    """Half of what (5) decided in this run (issue 17's rate), else 200 events/s."""
+def half_capacity(results: list[PhaseResult]) -> tuple[float, str]:
+    """Half of what (5) decided in this run (issue 17's rate), else ``FALLBACK_RATE``; and
+    which of the two it is."""
     measured = [r.rate for r in results if r.phase == "pitboss-default"]
-    return round(measured[0] / 2) if measured else 200.0
+    if measured:
+        return round(measured[0] / 2), targets.HALF
+    return FALLBACK_RATE, "(5) did not run: a fixed fallback"
+
+
+def latency_rates(asked: float | None, results: list[PhaseResult]) -> list[tuple[str, float]]:
+    """(basis, rate) of each latency run: ``--latency-rate`` alone when given, else half of
+    (5) and the fixed 1,000 events/s, both targets of issue 17."""
+    if asked:
+        return [("--latency-rate", asked)]
+    rate, basis = half_capacity(results)
+    return [(basis, rate), (targets.FIXED, targets.FIXED_RATE)]
 
 
 def throughput_rows(results: list[PhaseResult], expected_offers: int | None) -> list[dict]:
@@ -216,12 +285,23 @@ def render(doc: dict) -> str:
             "protection held back (cool-down, consent, jurisdiction)\n"
             "batch: Pitboss's mean events per decided micro-batch (PITBOSS_BATCH_MAX at most)"
         )
-    if lat := doc["latency"]:
+    if st := doc["state"]:
+        size, has = st["bytes"], st["players_with"]
+        lines += [
+            "",
+            f"state     {st['players']:,} players after the decision code decided the "
+            f"{st['events']:,} events in memory (default ruleset, with profiles; "
+            f"{st['cpu_s']:.1f} s CPU): mean {size['mean']:,.0f} B, p99 {size['p99']:,} B, "
+            f"max {size['max']:,} B per player",
+            f"          players with badges {has['badges']:,}, missions {has['missions']:,}, "
+            f"running boosts {has['boosts']:,}, a balance {has['balance']:,}",
+        ]
+    for lat in doc["latency"]:
         ms = lat["latency_ms"]
         lines += [
             "",
             f"latency   default ruleset, {lat['rate_asked']:,.0f} events/s asked "
-            f"({lat['rate_sent']:,} sent) for {lat['seconds']:g} s after a "
+            f"({lat['rate_basis']}; {lat['rate_sent']:,} sent) for {lat['seconds']:g} s after a "
             f"{lat['warmup_s']:g} s warm-up: p50 {ms['p50']:,.0f} ms, "
             f"p99 {ms['p99']:,.0f} ms, max {ms['max']:,.0f} ms over "
             f"{lat['decisions_timed']:,} decisions (event produced -> decision readable); "
@@ -243,7 +323,8 @@ def render(doc: dict) -> str:
             f"B/player on disk; state {rec['state_bytes_per_player']:.0f} B/player",
         ]
     if doc.get("push"):
-        lines += ["", push.render(doc["push"])]
+        lines += ["", push.render(doc["push"]), f"push rate: {doc['push']['rate_basis']}"]
+    lines += ["", "targets (issue 17)", *targets.render(doc["targets"])]
     for name, error in doc["errors"].items():
         lines.append(f"FAILED {name}: {error.splitlines()[0]}")
     return "\n".join(lines)
@@ -274,7 +355,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated phases (default: all): {','.join(PHASES)}",
     )
     parser.add_argument("--json", type=Path, help="default: .state/bench/bench-<date>.json")
-    parser.add_argument("--latency-rate", type=float, default=5000.0, help="events per second")
+    parser.add_argument(
+        "--latency-rate",
+        type=float,
+        help="events per second of one latency run (default: two runs, at half of what (5) "
+        f"decided and at {targets.FIXED_RATE:,.0f})",
+    )
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument(
         "--latency-warmup", type=float, default=5.0, help="seconds run before timing starts"
@@ -316,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     expected = report.get("workload", {}).get("expected_offers")
     doc["throughput"] = throughput_rows(report["throughput"], expected)
+    doc["targets"] = targets.judge(doc)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
     print("\n" + render(doc))

@@ -38,6 +38,8 @@ from app.settings import PROJECT_ROOT, Settings
 
 #: the loss-streak-5 rule of app/rules/default.yaml: the length and the cashback share
 STREAK_LENGTH = 5
+#: a fixed erasure key for every phase and the pure replay: the bench measures, it erases no one
+ERASURE_KEY = b"bench-erasure-key-0123456789abcdef"
 CASHBACK_PERCENT = 10
 
 
@@ -203,6 +205,8 @@ class Stage:
             "PITBOSS_PARTITIONS": str(partitions),
             "PITBOSS_WEB_PORT": str(free_port()),
             "PITBOSS_DEV_IDENTITY": str(root / "dev-identity"),
+            # the private broker is not the local one, where a worker would make a key itself
+            "PITBOSS_ERASURE_KEY": os.environ.get("PITBOSS_ERASURE_KEY") or ERASURE_KEY.decode(),
         }
         return cls(name, tag, root, env, Settings.from_env(env))
 

@@ -1,8 +1,9 @@
-"""The Pitboss phases of ``scripts/bench/``: throughput (4, 5), latency and recovery.
+"""The Pitboss phases of ``scripts/bench/``: throughput (4, 5), state, latency and recovery.
 
-Every phase runs real workers (``faust -A app.main worker``, as ``make run`` does) in an
-isolated stage, with the ruleset pushed to ``crm-rules`` before the worker starts, so
-what is measured is what a deployment does, down to the ruleset feed.
+Every phase but state runs real workers (``faust -A app.main worker``, as ``make run``
+does) in an isolated stage, with the ruleset pushed to ``crm-rules`` before the worker
+starts, so what is measured is what a deployment does, down to the ruleset feed. The state
+phase needs no broker: the worker's decision code decides the workload in memory.
 """
 
 from __future__ import annotations
@@ -18,19 +19,22 @@ from pathlib import Path
 import yaml
 
 from app.contract.codec import AvroCodec
-from app.core import Decisions, Engine, PlayerState
-from app.core.engine import group_by_player
+from app.core import Engine, PlayerState
 from app.devtools.deployment import Deployment  # its read_all: a topic to its end offsets
 from app.devtools.simulator.producer import ProduceStats, RunOptions, run
 from app.devtools.supervise import Child, spawn_worker
 from app.operations.admin import ensure_topics
 from app.operations.topics import TopicSpec
+from app.pipeline.batch import BatchDecider
+from app.pipeline.ingest import Ingest, RawRecord, key_partition
+from app.pipeline.store import DictStore
 from app.rules import DEFAULT_RULESET_PATH, default_ruleset
 from app.rules.policy import load_policies, runtime_view
 from app.rules.publish import push
 from app.settings import Settings
 from scripts.bench.baselines import PhaseResult, stop
 from scripts.bench.common import (
+    ERASURE_KEY,
     Offsets,
     Stage,
     Workload,
@@ -44,8 +48,6 @@ WORKER_ID = "bench-worker"
 STREAK_RULE = "loss-streak-5"
 #: how long the latency phase waits for the worker to catch up once the simulator stops
 DRAIN_LIMIT_S = 20.0
-#: how many of the workload's events make the sample of real player states for recovery
-STATE_SAMPLE_EVENTS = 100_000
 
 
 def streak_only_ruleset(path: Path) -> Path:
@@ -245,34 +247,76 @@ async def streak_decisions(stage: Stage) -> dict[str, int]:
     return {d: list(found.values()).count(d) for d in ("REWARD_ISSUED", "REWARD_SUPPRESSED")}
 
 
-def sample_states(
-    workload: Workload, settings: Settings, limit: int = STATE_SAMPLE_EVENTS
-) -> list[bytes]:
-    """Real players' states: the workload's first events decided by the default ruleset
-    (the pure core, in batches as the worker does), as the changelog holds them."""
-    events = [e for e in workload.decoded(limit) if e["player_id"]]
+def decided_states(workload: Workload, settings: Settings) -> list[bytes]:
+    """Every active player's state (one with events) once the pure core has decided the
+    workload with the default ruleset, as the worker does and stores them: the profiles,
+    then the events, in micro-batches of ``PITBOSS_BATCH_MAX`` records through the worker's
+    ``BatchDecider``, at the wall clock (the events end minutes ago, as in phase (5))."""
+    ingest = Ingest(settings.topics, settings.partitions, erasure_key=ERASURE_KEY)
     policies = runtime_view(load_policies(settings.jurisdictions_path))
-    engine = Engine(default_ruleset(), settings.operator_timezone, policies)
+    engine = Engine(
+        default_ruleset(), settings.operator_timezone, policies, settings.game_salt.encode()
+    )
     now_ms = int(time.time() * 1000)
-    states: dict[str, PlayerState] = {}
-    for start in range(0, len(events), 2000):
-        out = Decisions()
-        for player_id, mine in group_by_player(events[start : start + 2000]).items():
-            engine.decide(states.setdefault(player_id, PlayerState()), mine, None, now_ms, out)
-    return [state.to_bytes() for state in states.values()]
+    offsets: dict[tuple[str, int], int] = {}
+    records = []
+    for topic, pairs in (
+        (settings.topics.player_profiles, workload.profiles),
+        (settings.topics.table_events, workload.events),
+    ):
+        for key, value in pairs:
+            partition = key_partition(key, settings.partitions)
+            offset = offsets[topic, partition] = offsets.get((topic, partition), -1) + 1
+            records.append(RawRecord(topic, partition, offset, key, value, now_ms))
+    states, profiles = DictStore(), DictStore()
+    decider = BatchDecider(ingest, states, profiles)
+    for start in range(0, len(records), settings.batch_max):
+        result = decider.decide(records[start : start + settings.batch_max], now_ms, engine)
+        profiles.apply(result.profiles)
+        states.apply(result.states)
+    active = {key for key, _value in workload.events}  # not those with only a profile
+    return [
+        value
+        for table in states.partitions.values()
+        for key, value in table.items()
+        if key in active
+    ]
 
 
-async def recovery(stage: Stage, workload: Workload, players: int, timeout: float) -> dict:
-    """Fill the player-state changelog with ``players`` realistic states, start a worker
-    with no local state and time it until it is Ready (Faust logs Ready only after every
-    table is recovered); then the RocksDB size on disk per player."""
+def state_sizes(states: list[bytes], events: int, cpu_s: float) -> dict:
+    """Bytes per player's state (mean, p99, max), and how many players have the parts that
+    make a state rich: badges, missions (running or done), running boosts, a balance."""
+    sizes = sorted(len(s) for s in states)
+    decoded = [PlayerState.from_bytes(s) for s in states]
+    return {
+        "events": events,
+        "players": len(states),
+        "cpu_s": round(cpu_s, 2),
+        "bytes": {
+            "mean": round(sum(sizes) / len(sizes), 1) if sizes else float("nan"),
+            "p99": percentile(sizes, 0.99),
+            "max": percentile(sizes, 1.0),
+        },
+        "players_with": {
+            "badges": sum(bool(p.badges) for p in decoded),
+            "missions": sum(bool(p.missions or p.missions_done) for p in decoded),
+            "boosts": sum(bool(p.boosts) for p in decoded),
+            "balance": sum(p.balance > 0 for p in decoded),
+        },
+    }
+
+
+async def recovery(stage: Stage, samples: list[bytes], players: int, timeout: float) -> dict:
+    """Fill the player-state changelog with ``players`` states taken in turn from
+    ``samples`` (``decided_states``: real players' states), start a worker with no local
+    state and time it until it is Ready (Faust logs Ready only after every table is
+    recovered); then the RocksDB size on disk per player."""
     settings = stage.settings
     await deploy(stage, DEFAULT_RULESET_PATH)
     changelog = f"{settings.app_id}-player-state-changelog"
     await ensure_topics(
         settings, [TopicSpec(changelog, stage.partitions, {"cleanup.policy": "compact"}, "")]
     )
-    samples = sample_states(workload, settings)
     started = time.monotonic()
     keys = [f"r-{n:07d}".encode() for n in range(players)]
     records = ((key, samples[n % len(samples)]) for n, key in enumerate(keys))

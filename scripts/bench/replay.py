@@ -26,11 +26,10 @@ from app.pipeline.ingest import Ingest
 from app.rules import compile_document, default_document
 from app.rules.versioning import assign_versions
 from app.settings import TopicNames
+from scripts.bench.common import ERASURE_KEY
 
 TOPICS = TopicNames.from_env({})
 PARTITIONS = 3
-#: a fixed key: the bench measures, it erases no one
-ERASURE_KEY = b"bench-erasure-key-0123456789abcdef"
 START = 1_795_341_600_000  # 2026-11-22T10:00:00Z
 
 
