@@ -15,9 +15,9 @@ stage of its own (topic prefix, group/app id and state dir, its topics deleted w
   pitboss-default  (5) a Pitboss worker running the shipped ruleset (caps, cool-downs...)
   state            no broker: the worker's decision code decides the workload in memory
                    with the default ruleset; bytes per player's state (mean, p99, max)
-  latency          the simulator at a steady rate; produce-to-decision p50, p99, max:
-                   twice, at half of what (5) decided in this run and at 1,000 events/s
-                   (``--latency-rate`` forces one rate instead)
+  latency          the simulator's table events at a steady rate; produce-to-decision
+                   p50, p99, max: twice, at half of what (5) decided in this run and at
+                   1,000 events/s (``--latency-rate`` forces one rate instead)
   recovery         a fresh worker rebuilding N players' state from the changelog
   push             a worker and a gateway at half of (5)'s rate: produce-to-WebSocket
                    p50, p99 while the connections ramp up (scripts/bench/push.py)
@@ -300,9 +300,9 @@ def render(doc: dict) -> str:
         ms = lat["latency_ms"]
         lines += [
             "",
-            f"latency   default ruleset, {lat['rate_asked']:,.0f} events/s asked "
-            f"({lat['rate_basis']}; {lat['rate_sent']:,} sent) for {lat['seconds']:g} s after a "
-            f"{lat['warmup_s']:g} s warm-up: p50 {ms['p50']:,.0f} ms, "
+            f"latency   default ruleset, table events at {lat['rate_asked']:,.0f}/s asked "
+            f"({lat['rate_basis']}), {lat['rate_sent']:,}/s sent in the {lat['seconds']:g} s "
+            f"timed after a {lat['warmup_s']:g} s warm-up: p50 {ms['p50']:,.0f} ms, "
             f"p99 {ms['p99']:,.0f} ms, max {ms['max']:,.0f} ms over "
             f"{lat['decisions_timed']:,} decisions (event produced -> decision readable); "
             f"mean batch {lat['mean_batch']}",

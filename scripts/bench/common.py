@@ -146,10 +146,6 @@ class Workload:
     expected_offers: int
     seconds_to_make: float
 
-    def decoded(self, limit: int) -> list[dict]:
-        decode = AvroCodec("TableEvent").decode
-        return [decode(value) for _key, value in self.events[:limit]]
-
 
 def make_workload(count: int, players: int, tables: int, seed: int) -> Workload:
     """Events of ``players`` at ``tables``, in the past (ingest refuses event times ahead

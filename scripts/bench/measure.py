@@ -36,7 +36,8 @@ def percentile(ordered: list[float], q: float) -> float:
 
 class LatencyMeter:
     """Matches decisions to the events that triggered them by event id, in either order.
-    Decisions written before ``started_ms`` (a warm-up) are matched but not timed."""
+    Decisions of events produced before ``started_ms`` (a warm-up) are matched but not
+    timed, however late they come."""
 
     def __init__(self, started_ms: int) -> None:
         self.started_ms = started_ms
@@ -59,7 +60,7 @@ class LatencyMeter:
             self._record(produced, ts)
 
     def _record(self, produced_ts: int, decided_ts: int) -> None:
-        if decided_ts < self.started_ms:
+        if produced_ts < self.started_ms:
             self.warming_up += 1
             return
         minute = max(0, (decided_ts - self.started_ms) // 60_000)

@@ -46,7 +46,7 @@ from scripts.bench.measure import LatencyMeter, dir_bytes, measure, percentile
 
 WORKER_ID = "bench-worker"
 STREAK_RULE = "loss-streak-5"
-#: how long the latency phase waits for the worker to catch up once the simulator stops
+#: how long the latency and push phases wait, once the load stops, for what it asked for
 DRAIN_LIMIT_S = 20.0
 
 
@@ -166,6 +166,15 @@ async def throughput(
     )
 
 
+async def running(task: asyncio.Task, seconds: float) -> None:
+    """Wait ``seconds`` while ``task`` (a load that runs until stopped) goes on; raise what
+    stopped it if it ended."""
+    await asyncio.wait({task}, timeout=seconds)
+    if task.done():
+        task.result()
+        raise RuntimeError("the load ended by itself")
+
+
 async def latency(
     stage: Stage,
     *,
@@ -181,22 +190,33 @@ async def latency(
     event that triggered it (the journal's and rewards' records), for ``seconds`` after a
     ``warmup``: the simulator opens every table at once (a burst of joins and first
     rounds), and a fresh worker's first batches meet cold caches; that is the start of a
-    deployment, not the latency a player at a table sees."""
+    deployment, not the latency a player at a table sees.
+
+    Table events only, as phase (5) decides (its preload has no account events, and the
+    simulator's live account events start with a burst of every player's registration,
+    KYC and login): ``rate`` is in (5)'s currency. The warm-up starts with the first event
+    (the profiles and the simulator's set-up come before); ``rate_sent`` is what was sent
+    in the timed window, which the simulator paces on event time: a studio's rounds make
+    it vary by a few per cent around ``rate``."""
     settings = stage.settings
     await deploy(stage, DEFAULT_RULESET_PATH)
     worker = await start_worker(stage)
-    meter = LatencyMeter(int((time.time() + warmup) * 1000))
     stop_sim = asyncio.Event()
     sent = ProduceStats()
-    options = RunOptions(rate=rate, tables=tables, players=players, seed=seed)
+    options = RunOptions(rate=rate, tables=tables, players=players, seed=seed, accounts=False)
     simulator = asyncio.create_task(run(options, settings, stop=stop_sim, stats=sent))
-    measuring = asyncio.create_task(measure(settings, meter))
+    measuring = None
     try:
-        deadline = time.monotonic() + warmup + seconds
-        while time.monotonic() < deadline and not simulator.done():
-            await asyncio.sleep(0.5)
+        while not sent.sent:  # the profiles first
+            await running(simulator, 0.05)
+        meter = LatencyMeter(int((time.time() + warmup) * 1000))
+        measuring = asyncio.create_task(measure(settings, meter))
+        await running(simulator, warmup)
+        window = sent.sent, time.monotonic()
+        await running(simulator, seconds)
+        timed_sent, timed_s = sent.sent - window[0], time.monotonic() - window[1]
         stop_sim.set()
-        await simulator  # raises what stopped it early
+        await simulator
         async with Offsets(settings) as offsets:
             group, topic = settings.app_id, settings.topics.table_events
             behind = await offsets.lag(group, topic)
@@ -207,9 +227,11 @@ async def latency(
         totals = ((await poll_json(stats_url(stage), stage.token)) or {}).get("totals")
     finally:
         stop_sim.set()
-        measuring.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await measuring
+        for task in (simulator, measuring):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await asyncio.to_thread(stop, worker)
     timed = sorted(v for values in meter.by_minute.values() for v in values)
     return {
@@ -218,7 +240,8 @@ async def latency(
         "warmup_s": warmup,
         "decisions_in_warmup": meter.warming_up,
         "events_sent": sent.sent,
-        "rate_sent": round(sent.rate),
+        "events_sent_timed": timed_sent,
+        "rate_sent": round(timed_sent / timed_s),
         "decisions_timed": len(timed),
         "mean_batch": round(handled(totals) / max(totals["batches"], 1)) if totals else None,
         "behind_at_stop": behind,

@@ -379,7 +379,6 @@ async def run(
         topics[ACCOUNT_EVENT] = options.accounts_topic or settings.topics.account_events
     profiles_topic = options.profiles_topic or settings.topics.player_profiles
     await check_topics(settings, [*topics.values(), *([profiles_topic] * options.profiles)])
-    start_ms = options.start_ms if options.start_ms is not None else int(time.time() * 1000)
     config = StudioConfig(
         tables=options.tables, players=options.players, accounts=options.with_accounts
     )
@@ -396,6 +395,9 @@ async def run(
             f"{options.rate:,.0f}",
             f"{round(options.players * scale):,}",
         )
+    # the clock starts after the time scale's trial run (a second or more of CPU): a live
+    # run would otherwise open with a burst of the events due meanwhile
+    start_ms = options.start_ms if options.start_ms is not None else int(time.time() * 1000)
     sim = StudioSimulator(config, options.seed, start_ms)
     stats = stats or ProduceStats()
     stats.tables = len(sim.tables)

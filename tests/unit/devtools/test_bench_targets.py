@@ -1,5 +1,6 @@
 """make bench's judgement of issue 17's targets (scripts/bench/targets.py), the rates it picks
-for latency, and its state figure: the pure parts, on synthetic reports, no broker."""
+for latency, its state figure, and how its latency and push phases count what they time: the
+pure parts, on synthetic reports, no broker."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ import os
 
 import orjson
 import pytest
+import yaml
 
-from app.core import PlayerState
+from app.contract.codec import AvroCodec
+from app.core import Engine, PlayerState
+from app.core.engine import Decisions
+from app.rules import compile_document, default_ruleset
+from app.rules.policy import load_policies, runtime_view
 from app.settings import Settings
-from scripts.bench import targets
+from scripts.bench import push, targets
 from scripts.bench.__main__ import FALLBACK_RATE, half_capacity, latency_rates, throughput_rows
 from scripts.bench.baselines import PhaseResult
 from scripts.bench.common import make_workload
+from scripts.bench.measure import LatencyMeter
 from scripts.bench.pitboss import decided_states, state_sizes
 
 EVENTS = 60_000
@@ -24,21 +31,29 @@ def phase(name: str, rate: float) -> PhaseResult:
     return PhaseResult(name, name, EVENTS, EVENTS / rate, 10)
 
 
-def latency_run(basis: str, rate: float, p99: float, undecided: int = 0) -> dict:
+def latency_run(
+    basis: str, rate: float, p99: float, undecided: int = 0, sent: float | None = None
+) -> dict:
     return {
         "rate_basis": basis,
         "rate_asked": rate,
-        "rate_sent": round(rate),
+        "rate_sent": round(rate if sent is None else sent),
         "undecided_after_drain": undecided,
         "latency_ms": {"p50": p99 / 3, "p99": p99, "max": p99 * 2},
     }
 
 
-def push_run(p99s: list[float], basis: str = targets.HALF) -> dict:
+def push_run(
+    p99s: list[float], basis: str = targets.HALF, missing: int = 0, sent: int = 3000
+) -> dict:
+    """Steps of 100, 200... connections; no message came where the p99 is nan, ``missing``
+    did not come in the first step."""
     steps = [
         {
             "connections": 100 * (n + 1),
-            "messages_timed": 0 if math.isnan(p) else 1000,
+            "rate_sent": sent,
+            "messages_timed": 0 if math.isnan(p) else 1000 - missing * (n == 0),
+            "messages_missing": 1000 if math.isnan(p) else missing * (n == 0),
             "latency_ms": {"p50": p / 3, "p99": p, "max": p * 2},
         }
         for n, p in enumerate(p99s)
@@ -119,6 +134,19 @@ def test_an_asked_latency_rate_of_1000_is_judged_as_the_fixed_one():
     assert met["latency at half of (5)"] is None
 
 
+@pytest.mark.parametrize(("p99", "met"), [(20, None), (80, False)])
+def test_latency_short_of_its_rate_can_only_miss(p99, met):
+    runs = [latency_run(targets.FIXED, targets.FIXED_RATE, p99=p99, sent=850)]
+    found = judged(report(latency=runs), "latency at 1,000 events/s")
+    assert found["met"] is met
+    assert "850/s sent" in found["measured"] and "only a miss counts" in found["measured"]
+
+
+def test_latency_within_a_tenth_of_its_rate_is_judged():
+    runs = [latency_run(targets.FIXED, targets.FIXED_RATE, p99=20, sent=950)]
+    assert judged(report(latency=runs), "latency at 1,000 events/s")["met"] is True
+
+
 @pytest.mark.parametrize(("ready_s", "met"), [(3.2, None), (31.0, False)])
 def test_recovery_of_fewer_players_can_only_miss(ready_s, met):
     rec = {"players": 20_000, "start_to_ready_s": ready_s}
@@ -148,6 +176,41 @@ def test_push_with_no_message_timed_misses_its_target_in_the_run_and_from_its_js
         assert found["met"] is False
         assert "p99 - ms over 0 messages" in found["measured"]
         assert "up to 200 connections" in found["measured"]
+
+
+def test_push_with_messages_missing_misses_its_target_whatever_its_p99():
+    found = judged(report(push=push_run([20, 30], missing=7)), "push latency at half of (5)")
+    assert found["met"] is False
+    assert "7 messages had not come" in found["measured"]
+    assert "up to 200 connections" in found["measured"]  # the first step did not hold
+
+
+@pytest.mark.parametrize(("p99", "met"), [(20, None), (150, False)])
+def test_push_short_of_its_rate_can_only_miss(p99, met):
+    found = judged(report(push=push_run([p99], sent=2000)), "push latency at half of (5)")
+    assert found["met"] is met
+    assert "2,000/s sent" in found["measured"]
+
+
+def test_a_push_step_counts_its_messages_against_the_events_sent_in_its_window():
+    step = push.Step(100, started_ms=10_000, ended_ms=15_000, sent=1000)
+    step.latencies = [40.0] * 990
+    result = step.result(failed=0, reconnects=0, gateway_ms={"p50": None, "p99": None})
+    assert result["rate_sent"] == 200
+    assert result["messages_missing"] == 10
+    assert not targets.pushed_all(result, 250)
+
+
+def test_the_push_render_says_which_step_fell_behind():
+    pushed = push_run([20, math.nan])
+    for step in pushed["steps"]:
+        step |= {"events_timed": 1000, "connections_failed": 0, "undecided_after_drain": 0}
+        step["gateway_share_ms"] = {"p50": 10.0, "p99": 25.0}
+    pushed |= {"seconds": 5.0, "warmup_s": 3.0, "held": 100, "target_p99_ms": 250.0}
+    lines = push.render(pushed).splitlines()
+    [behind] = [line for line in lines if "had not come" in line]
+    assert behind.split()[:2] == ["200", "connections:"]
+    assert "1,000 of the 1,000 messages" in behind
 
 
 def test_render_gives_one_line_per_target_with_its_verdict():
@@ -191,6 +254,34 @@ def test_decided_states_are_those_of_the_players_with_events():
     workload = make_workload(1500, players=300, tables=6, seed=3)
     settings = Settings.from_env({**os.environ, "PITBOSS_PARTITIONS": "4"})
     states = decided_states(workload, settings)
-    playing = {e["player_id"] for e in workload.decoded(len(workload.events)) if e["player_id"]}
+    decode = AvroCodec("TableEvent").decode
+    playing = {decode(value)["player_id"] for _key, value in workload.events} - {None}
     assert len(states) == len(playing) < len(workload.profiles)
     assert state_sizes(states, 1500, 0.0)["players_with"]["badges"] > 0
+
+
+def test_the_meter_times_the_events_produced_after_the_warm_up_however_late_decided():
+    meter = LatencyMeter(started_ms=1000)
+    meter.event("warm", 900)
+    meter.decision("warm", 1500)  # decided in the window, produced in the warm-up
+    meter.decision("timed", 1240)  # either order
+    meter.event("timed", 1100)
+    assert meter.warming_up == 1
+    assert [v for values in meter.by_minute.values() for v in values] == [140.0]
+
+
+@pytest.mark.parametrize(("uncapped", "issued"), [(False, 100), (True, 150)])
+def test_every_push_bet_earns_a_message_once_the_points_cap_is_out_of_reach(
+    tmp_path, uncapped, issued
+):
+    doc = yaml.safe_load(push.uncapped_ruleset(tmp_path / "r.yaml").read_text())
+    ruleset = compile_document(doc) if uncapped else default_ruleset()
+    settings = Settings.from_env({})
+    policies = runtime_view(load_policies(settings.jurisdictions_path))
+    engine = Engine(ruleset, settings.operator_timezone, policies, b"salt")
+    state, out = PlayerState(), Decisions()
+    for n in range(150):
+        bet = push.bet("p-push-000001", n)
+        state = engine.decide(state, [bet], None, bet["occurred_at"], out)
+    wager = [e["decision"] for e in out.journal if e["rule_id"] == "wager-points"]
+    assert wager.count("REWARD_ISSUED") == issued
