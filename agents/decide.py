@@ -59,6 +59,7 @@ decider = BatchDecider(
     Ingest(topics, settings.partitions, registry_url, erasure_key=ERASURE_KEY),
     player_state,
     player_profiles,
+    settings.state_write_version,
 )
 codecs = OutputCodecs(registry_url)
 live = LiveEngine(

@@ -189,6 +189,9 @@ class Settings:
     #: erasure markers (app/security/erasure_key.py); empty: read or made in the key file
     erasure_key: str = field(repr=False)
     erasure_key_file: Path
+    #: the version player states are written at (app/core/state.py): 3, or 2 while a rollback
+    #: to a release before 3 (which reads version 2 only) must stay possible
+    state_write_version: int
     #: the secret mini-game outcomes derive from (app/core/games.py): set it in production,
     #: the same on every worker and the replay; empty: outcomes players could compute
     game_salt: str = field(repr=False)
@@ -242,6 +245,7 @@ class Settings:
             erasure_key_file=Path(
                 env_text(env, "PITBOSS_ERASURE_KEY_FILE", str(state_dir / "erasure.key"))
             ).resolve(),
+            state_write_version=int(_env_choice(env, "PITBOSS_STATE_WRITE_VERSION", ("3", "2"))),
             game_salt=env_text(env, "PITBOSS_GAME_SALT", ""),
             topics=TopicNames.from_env(env),
         )

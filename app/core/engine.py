@@ -101,14 +101,15 @@ class _Context:
     now_ms: int
     out: Decisions
     currencies: Currencies
+    #: the partition's store stock (``app.core.store``): what a purchase counts against
+    stock: store.Stock
     _activation: object | None = None
-    #: boosts this event started (they apply from the next event on) and used
-    started: list[str] = field(default_factory=list)
-    used: list[BoostState] = field(default_factory=list)
+    #: boosts this event started (they apply from the next event on) and used (tuples:
+    #: most events start and use none, and nothing is allocated for them)
+    started: tuple[str, ...] = ()
+    used: tuple[BoostState, ...] = ()
     #: period kind -> this event's key of it: each rule step asks, the answer never changes
     _periods: dict[str, str] = field(default_factory=dict)
-    #: the partition's store stock (``app.core.store``): what a purchase counts against
-    stock: store.Stock = field(default_factory=store.Stock)
 
     @property
     def activation(self) -> object:
@@ -226,8 +227,7 @@ class Engine:
                 late_by = state.last_event_at - occurred_at
                 out.journal.append(outputs.event_late(event, late_by, lateness, now_ms))
                 continue
-            ctx = _Context(state, event, seen, tz, now_ms, out, self.ruleset.currencies)
-            ctx.stock = stock
+            ctx = _Context(state, event, seen, tz, now_ms, out, self.ruleset.currencies, stock)
             handle = HANDLERS.get(event["event_type"])
             if handle is not None and not handle(self, ctx):
                 continue  # decided whole by its handler: it moves no lateness horizon
@@ -690,7 +690,7 @@ class Engine:
         if boost is not None:
             ctx.out.journal.append(outputs.boost_used(reward, boost, unboosted))
             if all(b is not boost for b in ctx.used):
-                ctx.used.append(boost)
+                ctx.used += (boost,)
         if claim_by is None:
             self._credit(ctx, grant, reward)
             return
@@ -798,7 +798,7 @@ class Engine:
                 )
             )
         state.boosts.append(boost)
-        ctx.started.append(boost.boost_id)
+        ctx.started += (boost.boost_id,)
         details = boosts.describe(boost)
         reward["attributes"].update({f"boost_{k}": v for k, v in details.items()})
         return boost, details

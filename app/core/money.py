@@ -42,15 +42,20 @@ class Currencies:
     #: currency -> house units one unit of it is worth (exact)
     rates: dict[str, Fraction] = field(default_factory=dict)
     version: int = 1
-    #: currency -> factor from its minor units to house minor units (built from ``rates``)
-    _factors: dict[str, Fraction] = field(default_factory=dict, repr=False, compare=False)
+    #: currency -> (numerator, denominator) of the factor from its minor units to house
+    #: minor units (built from ``rates``): integers, since conversion is on the hot path
+    _factors: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
+    #: house minor units in one house unit
+    _house_scale: int = field(default=1, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.house is None:
             return
         house_digits = exponent(self.house)
+        object.__setattr__(self, "_house_scale", 10**house_digits)
         for currency, rate in {**self.rates, self.house: Fraction(1)}.items():
-            self._factors[currency] = rate * Fraction(10) ** (house_digits - exponent(currency))
+            factor = rate * Fraction(10) ** (house_digits - exponent(currency))
+            self._factors[currency] = (factor.numerator, factor.denominator)
 
     def to_house(self, amount_minor: int, currency: str) -> int:
         """``amount_minor`` of ``currency`` in house minor units, rounded half to even.
@@ -61,27 +66,43 @@ class Currencies:
         """
         if self.house is None or currency == self.house:
             return amount_minor
-        return round(amount_minor * self._factor(self.house, currency))
+        numerator, denominator = self._factor(self.house, currency)
+        return round_half_even(amount_minor * numerator, denominator)
 
     def from_house(self, amount_minor: int, currency: str) -> int:
         """House minor units as minor units of ``currency`` (the inverse of ``to_house``)."""
         if self.house is None or currency == self.house:
             return amount_minor
-        return round(amount_minor / self._factor(self.house, currency))
+        numerator, denominator = self._factor(self.house, currency)
+        return round_half_even(amount_minor * denominator, numerator)
 
-    def _factor(self, house: str, currency: str) -> Fraction:
+    def _factor(self, house: str, currency: str) -> tuple[int, int]:
         factor = self._factors.get(currency)
         if factor is None:  # no rate: one to one, in whole units
-            factor = Fraction(10) ** (exponent(house) - exponent(currency))
+            shift = exponent(house) - exponent(currency)
+            factor = (10**shift, 1) if shift >= 0 else (1, 10**-shift)
         return factor
 
     def house_major(self, amount_minor: int, currency: str) -> float | None:
         """Whole house units (the bet's own units without a house); None without a rate."""
         if self.house is None:
             return major(amount_minor, currency)
-        if currency not in self._factors:
+        factor = self._factors.get(currency)
+        if factor is None:
             return None
-        return major(self.to_house(amount_minor, currency), self.house)
+        return round_half_even(amount_minor * factor[0], factor[1]) / self._house_scale
+
+
+def round_half_even(numerator: int, denominator: int) -> int:
+    """``round(Fraction(numerator, denominator))`` in integers alone (half to even), without
+    building a Fraction: conversions run for every bet."""
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    quotient, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and quotient & 1):
+        quotient += 1
+    return quotient
 
 
 def rate_of(value: object) -> Fraction:

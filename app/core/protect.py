@@ -100,17 +100,21 @@ def _add_to_minute(
     """Add a round to its minute's ``[minute number, net loss, losing rounds]``; drop old ones."""
     minute = played.at // MINUTE
     buckets = state.loss_minutes
-    for bucket in buckets:
+    for bucket in reversed(buckets):  # one per minute, oldest first: rounds mostly end last
         if bucket[0] == minute:
             bucket[1] += played.net
             bucket[2] += lost
             break
     else:
         buckets.append([minute, played.net, lost])
-        buckets.sort(key=lambda b: b[0])
+        if len(buckets) > 1 and buckets[-2][0] > minute:  # a late round: back in order
+            buckets.sort(key=lambda b: b[0])
     keep = (max(protection.net_loss_within_ms, protection.losses_within_ms) + MINUTE) // MINUTE
-    newest = buckets[-1][0]
-    buckets[:] = [b for b in buckets if b[0] > newest - keep]
+    oldest_kept = buckets[-1][0] - keep
+    gone = 0
+    while buckets[gone][0] <= oldest_kept:  # the newest is always kept
+        gone += 1
+    del buckets[:gone]
     return buckets
 
 

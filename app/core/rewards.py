@@ -74,15 +74,18 @@ def grant_for(
     amount = int(base * factor)
     if amount <= 0 and spec.kind in QUANTITY_KINDS:
         return None
-    fields = _fields(event, profile, amount, spec.kind, variant, streak_length)
-    badge = spec.badge.format_map(fields) if spec.badge else None
-    fields["badge"] = badge or ""
+    badge = message = None
+    template = _template(spec, profile)
+    if spec.badge or template:  # the fields only for a template to fill
+        fields = _fields(event, profile, amount, spec.kind, variant, streak_length)
+        badge = spec.badge.format_map(fields) if spec.badge else None
+        fields["badge"] = badge or ""
+        message = template.format_map(fields) if template else None
     bet = event.get("bet")
-    message = _template(spec, profile)
     return Grant(
         kind=spec.kind,
         amount=amount,
-        message=message.format_map(fields) if message else None,
+        message=message,
         currency=bet["currency"] if spec.kind == "CASHBACK_OFFER" and bet else None,
         badge=badge,
         variant=variant,

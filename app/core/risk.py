@@ -11,9 +11,9 @@ level never depends on batching; it falls as markers age out at the player's nex
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from app.core.days import local_hour
 from app.core.money import Currencies, exponent
 from app.core.rounds import PLACED, SETTLED, Round
 from app.core.rules import RISK_LEVELS, Protection
@@ -41,8 +41,7 @@ def observe_play(state: PlayerState, event: Mapping, p: Protection, tz: ZoneInfo
         _seen(state, "session_long", t)
     if length >= p.session_marathon_ms:
         _seen(state, "session_marathon", t)
-    hour = datetime.fromtimestamp(t / 1000, UTC).astimezone(tz).hour
-    if _in_hours(hour, p.night_from, p.night_until):
+    if _in_hours(local_hour(t, tz), p.night_from, p.night_until):
         _seen(state, "night_play", t)
 
 
@@ -86,12 +85,15 @@ def mark(state: PlayerState, marker: str, t: int) -> None:
 
 def level_now(state: PlayerState, t: int, p: Protection) -> tuple[int, list[str]]:
     """The risk level at ``t`` and the markers that set it; markers past the window go."""
-    live = {m: seen for m, seen in state.markers.items() if t - seen < p.risk_window_ms}
-    if len(live) != len(state.markers):
-        state.markers = live
-    levels = {m: p.marker_levels.get(m, 0) for m in live}
-    top = max(levels.values(), default=0)
-    setting = sorted(m for m, level in levels.items() if level == top and top)
+    window = p.risk_window_ms
+    markers = state.markers
+    if any(t - seen >= window for seen in markers.values()):
+        markers = state.markers = {m: seen for m, seen in markers.items() if t - seen < window}
+    levels = [(p.marker_levels.get(m, 0), m) for m in markers]
+    top = max((level for level, _ in levels), default=0)
+    if not top:
+        return 0, []
+    setting = sorted(m for level, m in levels if level == top)
     if 0 < top < HIGH and len(setting) >= p.risk_accumulate:
         top += 1
     return top, setting

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from app.core.ids import event_fingerprint
 from app.core.money import Currencies
@@ -39,7 +40,7 @@ def observe_round(state: PlayerState, event: Mapping, currencies: Currencies) ->
     """Feed one event of the player; the rounds it closes, in the order they closed."""
     closed: list[Round] = []
     round_id = event.get("round_id")
-    key = None if round_id is None else event_fingerprint(f"{event['table_id']}\x1f{round_id}")
+    key = None if round_id is None else _round_key(event["table_id"], round_id)
     if state.round and key is not None and state.round[_KEY] != key:
         _close(state, closed)  # the player's next round has started
     event_type = event["event_type"]
@@ -67,6 +68,12 @@ def observe_round(state: PlayerState, event: Mapping, currencies: Currencies) ->
         if current[_OPEN] <= 0:  # every bet placed in it is settled (or none was seen placed)
             _close(state, closed)
     return closed
+
+
+@lru_cache(maxsize=4096)
+def _round_key(table_id: str, round_id: str) -> int:
+    """The round's fingerprint (cached: every player at the table asks for it)."""
+    return event_fingerprint(f"{table_id}\x1f{round_id}")
 
 
 def _open(state: PlayerState, key: int | None) -> list:

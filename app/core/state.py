@@ -1,15 +1,19 @@
 """One compact state record per player, read and written once per micro-batch.
 
-Keys are short and empty fields are left out, because this record is rewritten (locally
-and to the changelog) every time a player plays; finished streaks, past mission periods,
-expired window entries and old leaderboard periods are pruned as the player moves on.
+This record is rewritten (locally and to the changelog) every time a player plays, so it is
+a msgpack array of the fields in their declared order, ``STATE_VERSION`` first: msgspec
+Structs (``array_like``) encode and decode it in C, with no key per field and no dict in
+between. Finished streaks, past mission periods, expired window entries and old leaderboard
+periods are pruned as the player moves on. Records of versions 1 and 2 (JSON objects with
+short keys) still load; version 2 can still be written (``PITBOSS_STATE_WRITE_VERSION``), so
+a release before version 3 can read what this one wrote while a rollout may be rolled back.
 """
 
 from __future__ import annotations
 
 from base64 import b64decode, b64encode
-from dataclasses import dataclass, field
 
+import msgspec
 import orjson
 
 #: How many recent event ids a player's state remembers to drop re-deliveries: far more
@@ -24,8 +28,8 @@ ONCE_PERIODS_KEPT = 3
 WINDOW_MAX = 256
 #: The most boosts a player holds at once; a grant beyond it ends the oldest (docs/rules.md).
 BOOSTS_MAX = 4
-#: Risk markers by a two-letter code in the stored record (they are rewritten often).
-MARKER_CODES = {
+#: Risk markers by their two-letter code in a JSON record (versions 1 and 2).
+_MARKER_CODES = {
     "rapid_loss_amount": "ra",
     "rapid_loss_count": "rc",
     "loss_chasing": "lc",
@@ -38,7 +42,7 @@ MARKER_CODES = {
     "deposit_failed": "dx",
     "withdrawal_cancelled": "wc",
 }
-MARKER_NAMES = {code: name for name, code in MARKER_CODES.items()}
+_MARKER_NAMES = {code: name for name, code in _MARKER_CODES.items()}
 #: How many recent player command ids a state remembers (a re-sent command decides nothing).
 COMMANDS_MAX = 8
 #: The most badges a state keeps (the oldest earned go first beyond it).
@@ -47,17 +51,19 @@ BADGES_MAX = 64
 MISSIONS_DONE_MAX = 64
 #: The most rewards a player holds unclaimed, and claims settled it remembers (``claims``).
 CLAIMS_MAX = 16
-#: 2: re-delivery memory packed as base64 of 48-bit fingerprints. Version 1 records (a list
-#: of 63-bit ints) still load; their old fingerprints cannot match new ones and are dropped.
-STATE_VERSION = 2
+#: 3: a msgpack array (msgspec). 2: a JSON object, the re-delivery memory packed as base64 of
+#: 48-bit fingerprints. 1: the same with a list of 63-bit ints, which cannot match new
+#: fingerprints and are dropped on load.
+STATE_VERSION = 3
+#: The JSON version ``to_bytes`` still writes, for a release before STATE_VERSION to read.
+JSON_VERSION = 2
 
 
-@dataclass(slots=True)
-class StreakState:
+class StreakState(msgspec.Struct, array_like=True):
     count: int = 0
     stakes_minor: int = 0
     currency: str | None = None
-    event_ids: list[str] = field(default_factory=list)
+    event_ids: list[str] = []
     fired: bool = False
 
 
@@ -65,21 +71,19 @@ class StreakState:
 COMPLETED, EXPIRED, MISSED = 1, 2, 3
 
 
-@dataclass(slots=True)
-class MissionState:
-    """A mission in its latest period: stored as ``[period, steps, event ids, end]``, then
-    the steps per task of named tasks and the deadline, where there are any (an ended
-    mission keeps neither: the journal has its progress)."""
+class MissionState(msgspec.Struct, array_like=True):
+    """A mission in its latest period (an ended mission keeps neither its event ids, nor its
+    tasks' steps, nor its deadline: the journal has its progress)."""
 
     period: str = ""
     #: steps done, every task's together
     steps: int = 0
     #: the one-task form's steps (its completion's ids derive from them); emptied at the end
-    event_ids: list[str] = field(default_factory=list)
+    event_ids: list[str] = []
     #: 0 running, else COMPLETED, EXPIRED (time limit passed) or MISSED (window closed)
     end: int = 0
     #: named tasks: the steps done of each, in the ruleset's order
-    tasks: list[int] = field(default_factory=list)
+    tasks: list[int] = []
     #: when it ends unfinished (event time: its time limit or its window's end); 0: never
     ends: int = 0
 
@@ -87,29 +91,19 @@ class MissionState:
     def completed(self) -> bool:
         return self.end == COMPLETED
 
-    def to_list(self) -> list:
-        out = [self.period, self.steps, self.event_ids, self.end]
-        if self.tasks or self.ends:
-            out.append(self.tasks)
-        if self.ends:
-            out.append(self.ends)
-        return out
-
     def finish(self, end: int) -> None:
         """End it (COMPLETED, EXPIRED, MISSED): what only a running mission needs goes."""
         self.end, self.event_ids, self.tasks, self.ends = end, [], [], 0
 
 
-@dataclass(slots=True)
-class CooldownState:
+class CooldownState(msgspec.Struct, array_like=True):
     cooldown_id: str
     starts_at: int
     ends_at: int
     reason: str
 
 
-@dataclass(slots=True)
-class BoostState:
+class BoostState(msgspec.Struct, array_like=True):
     """A running boost: the MULTIPLIER reward that started it (its id is the boost's id),
     what it multiplies, and its end (event time, or bets left)."""
 
@@ -124,23 +118,8 @@ class BoostState:
     ends_at: int | None
     bets_left: int | None
 
-    def to_list(self) -> list:
-        return [
-            self.boost_id,
-            self.rule_id,
-            self.rule_version,
-            self.factor,
-            self.kinds,
-            self.games,
-            self.table,
-            self.starts_at,
-            self.ends_at,
-            self.bets_left,
-        ]
 
-
-@dataclass(slots=True)
-class PlayerState:
+class PlayerState(msgspec.Struct, array_like=True, tag=STATE_VERSION):
     """Everything the rules remember about a player.
 
     ``once`` maps a rule scope to the recent periods (local days, ISO weeks, ``ever``) in
@@ -148,169 +127,77 @@ class PlayerState:
     earlier period. ``windows`` holds ``[occurred_at, value, event_id]`` per rule scope.
     """
 
-    once: dict[str, list[str]] = field(default_factory=dict)
+    once: dict[str, list[str]] = {}
     xp: int = 0
     points: int = 0
     level: int = 1
-    streaks: dict[str, StreakState] = field(default_factory=dict)
-    windows: dict[str, list[list]] = field(default_factory=dict)
-    missions: dict[str, MissionState] = field(default_factory=dict)
+    streaks: dict[str, StreakState] = {}
+    windows: dict[str, list[list]] = {}
+    missions: dict[str, MissionState] = {}
     #: leaderboard scope key -> this player's score there
-    boards: dict[str, int] = field(default_factory=dict)
+    boards: dict[str, int] = {}
     #: cap key ("daily:<day>", "<rule scope>:<period>") -> amount granted there so far
-    caps: dict[str, int] = field(default_factory=dict)
+    caps: dict[str, int] = {}
     cooldown: CooldownState | None = None
     #: running boosts, in the order they started
-    boosts: list[BoostState] = field(default_factory=list)
+    boosts: list[BoostState] = []
     #: the rapid-loss detector's recent minutes: [epoch minute, net loss, losing rounds]
-    loss_minutes: list[list[int]] = field(default_factory=list)
+    loss_minutes: list[list[int]] = []
     #: the loss-chasing detector's run of losing rounds: [rounds, first stake, last stake]
-    chase: list[int] = field(default_factory=list)
+    chase: list[int] = []
     #: the round being played: [fingerprint of table and round id, bets open, bets settled,
     #: stake, net loss, last settled at]
-    round: list = field(default_factory=list)
+    round: list = []
     #: the session (``app.core.risk``): [start, last play, baseline stake sum, baseline rounds,
     #: net loss, baseline stake-per-bet sum, last round's stake per bet, it lost, raises]
-    session: list[int] = field(default_factory=list)
+    session: list[int] = []
     #: risk marker -> when it was last seen (event time)
-    markers: dict[str, int] = field(default_factory=dict)
+    markers: dict[str, int] = {}
     #: the risk level (0 none, 1 low, 2 medium, 3 high) as last journaled
     risk: int = 0
-    seen: list[int] = field(default_factory=list)
+    seen: list[int] = []
     last_event_at: int = 0
     #: the points a player can spend (``app.core.wallet``): earned, less spent and expired
     balance: int = 0
     #: points of the balance that expire, per UTC period earned: [period index, amount]
-    expiring: list[list[int]] = field(default_factory=list)
+    expiring: list[list[int]] = []
     #: badge ids earned, in the order earned
-    badges: list[str] = field(default_factory=list)
+    badges: list[str] = []
     #: mini-game plays won and not yet played: [reward id, mini-game id, plays left]
-    spins: list[list] = field(default_factory=list)
+    spins: list[list] = []
     #: mission rule ids completed (at least once), in the order first completed
-    missions_done: list[str] = field(default_factory=list)
+    missions_done: list[str] = []
     #: fingerprints of the recent player command ids decided (``app.core.ids``)
-    commands: list[int] = field(default_factory=list)
+    commands: list[int] = []
     #: the KYC status the account events last gave (None: none seen; ``app.core.accounts``)
     kyc: str | None = None
     #: the last completed deposit: [at, amount in minor units, currency] (house where set)
-    last_deposit: list = field(default_factory=list)
+    last_deposit: list = []
     #: recent completed deposits, oldest first: [at, amount in house minor units]
-    deposits: list[list[int]] = field(default_factory=list)
+    deposits: list[list[int]] = []
     #: rewards waiting for the player's CLAIM, oldest first: [claim by, the Reward record]
-    claims: list[list] = field(default_factory=list)
+    claims: list[list] = []
     #: claims settled lately: [reward id, "claimed" or "expired"] (``app.core.claims``)
-    settled: list[list[str]] = field(default_factory=list)
+    settled: list[list[str]] = []
 
     # -- serialization -------------------------------------------------------------------
 
-    def to_bytes(self) -> bytes:
-        doc: dict[str, object] = {"v": STATE_VERSION}
-        if self.once:
-            doc["o"] = self.once
-        if self.xp:
-            doc["xp"] = self.xp
-        if self.points:
-            doc["pt"] = self.points
-        if self.level != 1:
-            doc["lv"] = self.level
-        if self.streaks:
-            doc["st"] = {
-                k: [s.count, s.stakes_minor, s.currency, s.event_ids, int(s.fired)]
-                for k, s in self.streaks.items()
-            }
-        if self.windows:
-            doc["w"] = self.windows
-        if self.missions:
-            doc["m"] = {k: m.to_list() for k, m in self.missions.items()}
-        if self.boards:
-            doc["b"] = self.boards
-        if self.caps:
-            doc["c"] = self.caps
-        if self.cooldown is not None:
-            cd = self.cooldown
-            doc["cd"] = [cd.cooldown_id, cd.starts_at, cd.ends_at, cd.reason]
-        if self.boosts:
-            doc["bo"] = [b.to_list() for b in self.boosts]
-        if self.loss_minutes:
-            doc["rl"] = self.loss_minutes
-        if self.chase:
-            doc["lc"] = self.chase
-        if self.round:
-            doc["rd"] = self.round
-        if self.session:
-            doc["ss"] = self.session
-        if self.markers:
-            doc["mk"] = {MARKER_CODES.get(m, m): t for m, t in self.markers.items()}
-        if self.risk:
-            doc["rk"] = self.risk
-        if self.seen:
-            doc["s"] = _pack(self.seen)
-        if self.last_event_at:
-            doc["t"] = self.last_event_at
-        if self.balance:
-            doc["wb"] = self.balance
-        if self.expiring:
-            doc["wx"] = self.expiring
-        if self.badges:
-            doc["bg"] = self.badges
-        if self.spins:
-            doc["sp"] = self.spins
-        if self.missions_done:
-            doc["md"] = self.missions_done
-        if self.commands:
-            doc["cm"] = _pack(self.commands)
-        if self.kyc is not None:
-            doc["ky"] = self.kyc
-        if self.last_deposit:
-            doc["ld"] = self.last_deposit
-        if self.deposits:
-            doc["dp"] = self.deposits
-        if self.claims:
-            doc["cl"] = self.claims
-        if self.settled:
-            doc["cs"] = self.settled
-        return orjson.dumps(doc)
+    def to_bytes(self, version: int = STATE_VERSION) -> bytes:
+        """The record at ``version``: STATE_VERSION, or JSON_VERSION while a rollback to a
+        release that reads only JSON must stay possible."""
+        if version == STATE_VERSION:
+            return _ENCODER.encode(self)
+        if version == JSON_VERSION:
+            return _to_json(self)
+        raise ValueError(f"cannot write player states at version {version}")
 
     @classmethod
     def from_bytes(cls, data: bytes | None) -> PlayerState:
         if not data:
             return cls()
-        doc = orjson.loads(data)
-        return cls(
-            once=doc.get("o", {}),
-            xp=doc.get("xp", 0),
-            points=doc.get("pt", 0),
-            level=doc.get("lv", 1),
-            streaks={
-                k: StreakState(n, stakes, cur, ids, bool(fired))
-                for k, (n, stakes, cur, ids, fired) in doc.get("st", {}).items()
-            },
-            windows=doc.get("w", {}),
-            missions={k: MissionState(*m) for k, m in doc.get("m", {}).items()},
-            boards=doc.get("b", {}),
-            caps=doc.get("c", {}),
-            cooldown=CooldownState(*doc["cd"]) if "cd" in doc else None,
-            boosts=[BoostState(*b) for b in doc.get("bo", ())],
-            loss_minutes=doc.get("rl", []),
-            chase=doc.get("lc", []),
-            round=doc.get("rd", []),
-            session=doc.get("ss", []),
-            markers={MARKER_NAMES.get(c, c): t for c, t in doc.get("mk", {}).items()},
-            risk=doc.get("rk", 0),
-            seen=_unpack_seen(doc.get("s", "")) if doc.get("v", 1) >= 2 else [],
-            last_event_at=doc.get("t", 0),
-            balance=doc.get("wb", 0),
-            expiring=doc.get("wx", []),
-            badges=doc.get("bg", []),
-            spins=doc.get("sp", []),
-            missions_done=doc.get("md", []),
-            commands=_unpack_seen(doc.get("cm", "")),
-            kyc=doc.get("ky"),
-            last_deposit=doc.get("ld", []),
-            deposits=doc.get("dp", []),
-            claims=doc.get("cl", []),
-            settled=doc.get("cs", []),
-        )
+        if data[:1] == b"{":  # versions 1 and 2
+            return _from_json(orjson.loads(data))
+        return _DECODER.decode(data)
 
     # -- re-deliveries ---------------------------------------------------------------------
     # Fingerprints come from ``app.core.ids.event_fingerprint`` (48-bit).
@@ -367,6 +254,128 @@ class PlayerState:
     def add_capped(self, cap_key: str, period: str, amount: int) -> int:
         """Count ``amount`` against a cap for its period; forget the cap's older periods."""
         return _add_for_period(self.caps, cap_key, period, amount)
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(PlayerState)
+
+
+def _from_json(doc: dict) -> PlayerState:
+    """A version 1 or 2 record: a JSON object with short keys, empty fields left out."""
+    return PlayerState(
+        once=doc.get("o", {}),
+        xp=doc.get("xp", 0),
+        points=doc.get("pt", 0),
+        level=doc.get("lv", 1),
+        streaks={
+            k: StreakState(n, stakes, cur, ids, bool(fired))
+            for k, (n, stakes, cur, ids, fired) in doc.get("st", {}).items()
+        },
+        windows=doc.get("w", {}),
+        missions={k: MissionState(*m) for k, m in doc.get("m", {}).items()},
+        boards=doc.get("b", {}),
+        caps=doc.get("c", {}),
+        cooldown=CooldownState(*doc["cd"]) if "cd" in doc else None,
+        boosts=[BoostState(*b) for b in doc.get("bo", ())],
+        loss_minutes=doc.get("rl", []),
+        chase=doc.get("lc", []),
+        round=doc.get("rd", []),
+        session=doc.get("ss", []),
+        markers={_MARKER_NAMES.get(c, c): t for c, t in doc.get("mk", {}).items()},
+        risk=doc.get("rk", 0),
+        seen=_unpack_seen(doc.get("s", "")) if doc.get("v", 1) >= 2 else [],
+        last_event_at=doc.get("t", 0),
+        balance=doc.get("wb", 0),
+        expiring=doc.get("wx", []),
+        badges=doc.get("bg", []),
+        spins=doc.get("sp", []),
+        missions_done=doc.get("md", []),
+        commands=_unpack_seen(doc.get("cm", "")),
+        kyc=doc.get("ky"),
+        last_deposit=doc.get("ld", []),
+        deposits=doc.get("dp", []),
+        claims=doc.get("cl", []),
+        settled=doc.get("cs", []),
+    )
+
+
+def _to_json(state: PlayerState) -> bytes:
+    """A version 2 record, byte for byte what releases before version 3 wrote."""
+    doc: dict[str, object] = {"v": JSON_VERSION}
+    if state.once:
+        doc["o"] = state.once
+    if state.xp:
+        doc["xp"] = state.xp
+    if state.points:
+        doc["pt"] = state.points
+    if state.level != 1:
+        doc["lv"] = state.level
+    if state.streaks:
+        doc["st"] = {
+            k: [s.count, s.stakes_minor, s.currency, s.event_ids, int(s.fired)]
+            for k, s in state.streaks.items()
+        }
+    if state.windows:
+        doc["w"] = state.windows
+    if state.missions:
+        doc["m"] = {k: _mission_list(m) for k, m in state.missions.items()}
+    if state.boards:
+        doc["b"] = state.boards
+    if state.caps:
+        doc["c"] = state.caps
+    if state.cooldown is not None:
+        doc["cd"] = msgspec.structs.astuple(state.cooldown)
+    if state.boosts:
+        doc["bo"] = [msgspec.structs.astuple(b) for b in state.boosts]
+    if state.loss_minutes:
+        doc["rl"] = state.loss_minutes
+    if state.chase:
+        doc["lc"] = state.chase
+    if state.round:
+        doc["rd"] = state.round
+    if state.session:
+        doc["ss"] = state.session
+    if state.markers:
+        doc["mk"] = {_MARKER_CODES.get(m, m): t for m, t in state.markers.items()}
+    if state.risk:
+        doc["rk"] = state.risk
+    if state.seen:
+        doc["s"] = _pack(state.seen)
+    if state.last_event_at:
+        doc["t"] = state.last_event_at
+    if state.balance:
+        doc["wb"] = state.balance
+    if state.expiring:
+        doc["wx"] = state.expiring
+    if state.badges:
+        doc["bg"] = state.badges
+    if state.spins:
+        doc["sp"] = state.spins
+    if state.missions_done:
+        doc["md"] = state.missions_done
+    if state.commands:
+        doc["cm"] = _pack(state.commands)
+    if state.kyc is not None:
+        doc["ky"] = state.kyc
+    if state.last_deposit:
+        doc["ld"] = state.last_deposit
+    if state.deposits:
+        doc["dp"] = state.deposits
+    if state.claims:
+        doc["cl"] = state.claims
+    if state.settled:
+        doc["cs"] = state.settled
+    return orjson.dumps(doc)
+
+
+def _mission_list(m: MissionState) -> list:
+    """``[period, steps, event ids, end]``, then the tasks' steps and the deadline where set."""
+    out = [m.period, m.steps, m.event_ids, m.end]
+    if m.tasks or m.ends:
+        out.append(m.tasks)
+    if m.ends:
+        out.append(m.ends)
+    return out
 
 
 def _pack(fingerprints: list[int]) -> str:

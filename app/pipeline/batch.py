@@ -21,6 +21,7 @@ import orjson
 from app.core import Decisions, Engine, PlayerState, outputs
 from app.core.events import COMMAND
 from app.core.ids import pseudonym
+from app.core.state import STATE_VERSION
 from app.core.store import Stock
 from app.leaderboards.board import encode_erasure
 from app.pipeline.ingest import Ingest, Message, SortedBatch, Step, StepKind, dead_letter
@@ -34,6 +35,9 @@ ERASED_UNKEPT = "the player was erased (pitboss forget): the record is not kept"
 
 #: The engine to decide an event with (the audit replay's rules in force per event).
 EnginePicker = Callable[[dict, Message], Engine]
+
+#: How many parsed profiles a decider keeps (the oldest parsed goes first).
+PROFILES_KEPT = 20_000
 
 
 @dataclass(slots=True)
@@ -96,12 +100,26 @@ class _Player:
 
 class BatchDecider:
     """Decides batches of raw records (anything with Kafka's record attributes) against the
-    player-state and profile tables; writes nothing itself (``BatchResult``)."""
+    player-state and profile tables; writes nothing itself (``BatchResult``).
 
-    def __init__(self, ingest: Ingest, states: Store, profiles: Store) -> None:
+    ``state_version``: the version player states are written at (``PITBOSS_STATE_WRITE_VERSION``:
+    an older one while a rollout may still be rolled back, docs/operations.md).
+    """
+
+    def __init__(
+        self,
+        ingest: Ingest,
+        states: Store,
+        profiles: Store,
+        state_version: int = STATE_VERSION,
+    ) -> None:
         self.ingest = ingest
         self.states = states
         self.profiles = profiles
+        self.state_version = state_version
+        #: stored profile bytes -> the profile: a player's is read in every batch they play
+        #: in and rarely changes; nothing mutates a profile, so equal bytes share one dict
+        self._parsed: dict[bytes, dict] = {}
 
     def decide(
         self,
@@ -187,8 +205,7 @@ class BatchDecider:
             player = players.get(player_id)
             if player is None:
                 key = player_id.encode()
-                raw = stored_profiles.get(key)
-                profile = None if raw is None else orjson.loads(raw)
+                profile = self._profile(stored_profiles.get(key))
                 player = players[player_id] = _Player(key, profile, stock=stock)
             if step.kind is StepKind.EVENT:
                 before, watermark = watermark, max(watermark, step.value["occurred_at"])
@@ -246,6 +263,17 @@ class BatchDecider:
             writes[STOCK] = orjson.dumps(stock.sold, option=orjson.OPT_SORT_KEYS)
         if profile_writes:
             result.profiles[partition] = profile_writes
+
+    def _profile(self, raw: bytes | None) -> dict | None:
+        """The stored profile, parsed once for as long as it is kept."""
+        if raw is None:
+            return None
+        profile = self._parsed.get(raw)
+        if profile is None:
+            if len(self._parsed) >= PROFILES_KEPT:
+                del self._parsed[next(iter(self._parsed))]
+            profile = self._parsed[raw] = orjson.loads(raw)
+        return profile
 
     def _pseudonym(self, player_id: str) -> str:
         return pseudonym(player_id, self.ingest.erasure_key)
@@ -400,7 +428,7 @@ class BatchDecider:
                 index.pop(player_id, None)
         for player in players.values():
             if player.failure is None and not player.erased and player.state is not None:
-                writes[player.key] = player.state.to_bytes()
+                writes[player.key] = player.state.to_bytes(self.state_version)
 
 
 def consents_of(profile: Mapping | None) -> dict[tuple[str, str], bool]:

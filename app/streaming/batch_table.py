@@ -14,6 +14,7 @@ from typing import Any
 
 import faust
 from faust.stores.rocksdb import Store as RocksDBStore
+from faust.tables import TableManager as FaustTableManager
 from faust.types import TP
 
 from app.streaming.outbox import Outbox
@@ -90,6 +91,17 @@ class BatchTable(faust.Table):
                 else:
                     raw[key] = value
         store.set_persisted_offset(tp, offset)
+
+
+class TableManager(FaustTableManager):
+    """Faust's, without the second it sleeps before it starts the tables and their
+    recovery: that sleep leaves time for tables defined late, and every table here is
+    defined when ``app.main`` is imported (``add`` refuses one after the start)."""
+
+    async def on_start(self) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
 
 
 #: RocksDB options for these tables of small records rewritten every batch. Faust's defaults

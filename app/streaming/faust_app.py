@@ -16,6 +16,7 @@ from app.security.masking import mask_log_records
 from app.security.settings import SecuritySettings
 from app.settings import Settings
 from app.streaming import consumer
+from app.streaming.batch_table import TableManager
 from app.streaming.codecs import register_faust_codecs
 from app.streaming.web import FAUST_VIEWS_OFF, Web, guard
 
@@ -49,6 +50,8 @@ app = App(
     broker_credentials=faust_broker_credentials(security.kafka),
     store=settings.store_url,
     datadir=str(settings.data_dir),
+    # Tables start at once: all of them are defined at import (app.streaming.batch_table).
+    TableManager=TableManager,
     topic_partitions=settings.partitions,
     topic_replication_factor=settings.replication_factor,
     # Changelog topics are Faust's own; every other topic is created up front.

@@ -345,6 +345,7 @@ async def recovery(stage: Stage, samples: list[bytes], players: int, timeout: fl
     records = ((key, samples[n % len(samples)]) for n, key in enumerate(keys))
     await produce_raw(settings, changelog, records, stage.partitions)
     fill_s = time.monotonic() - started
+    quiet_s = await broker_quiet(stage.root.parent / "broker" / "kafka.json")
     started = time.monotonic()
     worker = spawn_worker(stage.env, WORKER_ID, stage.root)
     try:
@@ -361,6 +362,7 @@ async def recovery(stage: Stage, samples: list[bytes], players: int, timeout: fl
         "players": players,
         "sample_states": len(samples),
         "fill_s": round(fill_s, 2),
+        "broker_quiet_s": round(quiet_s, 2),
         "start_to_ready_s": round(ready_s, 2),
         "restore_s": restore_seconds(worker.log()),
         "players_checked": checked,
@@ -370,6 +372,19 @@ async def recovery(stage: Stage, samples: list[bytes], players: int, timeout: fl
         "worker_data_mb": round(total_bytes / 2**20, 1),
         "log": str(worker.log_path),
     }
+
+
+async def broker_quiet(data_file: Path, still_s: float = 2.0, limit_s: float = 120.0) -> float:
+    """Wait until the private broker has not rewritten its data file for ``still_s``
+    (noida-db rewrites its one data file after a change, and fetches stall while it does: a
+    worker started during the rewrite after the fill would time the broker, not its own
+    recovery); the seconds waited. Nothing to wait for on an external broker."""
+    started = time.monotonic()
+    while data_file.is_file() and time.monotonic() - started < limit_s:
+        if time.time() - data_file.stat().st_mtime >= still_s:
+            break
+        await asyncio.sleep(0.25)
+    return time.monotonic() - started
 
 
 async def check_players(stage: Stage, keys: list[bytes], samples: list[bytes]) -> int:

@@ -22,6 +22,7 @@ from app.audit.revisions import Revision, RevisionBook
 from app.core import Engine
 from app.core.rules import Ruleset
 from app.devtools.simulator import generate_events, make_players, player_profiles
+from app.pipeline.collector import tune_for_batches
 from app.pipeline.ingest import Ingest
 from app.rules import compile_document, default_document
 from app.rules.versioning import assign_versions
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--tables", type=int, default=12)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    tune_for_batches()  # as the worker runs
 
     players = make_players(args.players, seed=args.seed)
     events = generate_events(

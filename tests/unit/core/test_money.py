@@ -92,6 +92,47 @@ def test_conversion_keeps_order_and_round_trips_within_one_house_minor_unit(amou
     assert abs(EUR_HOUSE.to_house(back, currency) - there) <= 1
 
 
+#: house and rated currencies of every minor-unit exponent (0, 2, 3, 4), and unrated ones
+_HOUSES = ["EUR", "JPY", "KWD", "CLF"]
+_CURRENCIES = ["EUR", "JPY", "KWD", "CLF", "SEK", "BHD", "NOK", "ISK"]
+_RATES = st.decimals("0.0001", "500", places=4).map(rate_of)
+
+
+def _fraction_reference(c: Currencies, amount: int, currency: str, inverse: bool) -> int:
+    """The conversion as exact fractions, as ``Currencies`` first did it (the specification)."""
+    if c.house is None or currency == c.house:
+        return amount
+    rate = c.rates.get(currency, Fraction(1))
+    factor = rate * Fraction(10) ** (exponent(c.house) - exponent(currency))
+    return round(amount / factor if inverse else amount * factor)
+
+
+@given(
+    st.sampled_from(_HOUSES),
+    st.dictionaries(st.sampled_from(_CURRENCIES[4:]), _RATES, max_size=3),
+    st.lists(st.tuples(st.integers(-(10**13), 10**13), st.sampled_from(_CURRENCIES)), max_size=40),
+)
+def test_integer_conversion_equals_exact_fractions(house, rates, amounts):
+    currencies = Currencies(house, rates)
+    for amount, currency in amounts:
+        there = currencies.to_house(amount, currency)
+        assert there == _fraction_reference(currencies, amount, currency, inverse=False)
+        assert currencies.from_house(amount, currency) == _fraction_reference(
+            currencies, amount, currency, inverse=True
+        )
+        rated = currency in rates or currency == house
+        major = there / 10 ** exponent(house) if rated else None
+        assert currencies.house_major(amount, currency) == major
+
+
+@pytest.mark.parametrize("rate", [Fraction(1, 2), Fraction(3, 2), Fraction(5, 4), Fraction(1, 8)])
+def test_integer_rounding_ties_go_to_even_like_fractions(rate):
+    currencies = Currencies("EUR", {"SEK": rate})
+    for amount in range(-40, 41):
+        assert currencies.to_house(amount, "SEK") == round(amount * rate)
+        assert currencies.from_house(amount, "SEK") == round(amount / rate)
+
+
 def test_wager_points_count_whole_house_units_in_every_currency():
     engine = Engine(ruleset(CURRENCIES + RULES))
     bets = [stake(2_500, "EUR"), stake(25_000, "SEK", T0 + 1), stake(4_000, "JPY", T0 + 2)]

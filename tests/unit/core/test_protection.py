@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from app.core import Decisions, Engine, PlayerState
-from app.core.rules import CountryRules, Jurisdictions
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.core import Decisions, Engine, PlayerState, protect
+from app.core.rounds import Round
+from app.core.rules import CountryRules, Jurisdictions, Protection
 from tests.support.factories import ms, natural, settled, table_event
 from tests.support.rulesets import PLAYER, default_engine, of_rule, ruleset, run
 
@@ -327,3 +331,23 @@ def test_state_with_a_cooldown_round_trips():
     state, _ = run(default_engine(), burst())
     assert state.cooldown is not None
     assert PlayerState.from_bytes(state.to_bytes()) == state
+
+
+@given(st.lists(st.tuples(st.integers(0, 400), st.integers(-500, 500)), max_size=60))
+def test_loss_minutes_stay_one_bucket_a_minute_in_order_within_the_window(rounds):
+    """Rounds in any order (late ones included): the buckets are the window's minutes,
+    oldest first, each summing its rounds, exactly as summing them afresh gives."""
+    protection = Protection()
+    keep = (max(protection.net_loss_within_ms, protection.losses_within_ms) + MIN) // MIN
+    state, seen = PlayerState(), []
+    for minute, net in rounds:
+        played = Round(stake=1000, net=net, at=minute * MIN + 7)
+        protect._add_to_minute(state, played, int(net > 0), protection)
+        seen.append((minute, net))
+        newest = max(m for m, _ in seen)
+        expected = [
+            [m, sum(n for mm, n in seen if mm == m), sum(n > 0 for mm, n in seen if mm == m)]
+            for m in sorted({m for m, _ in seen})
+            if m > newest - keep
+        ]
+        assert state.loss_minutes == expected

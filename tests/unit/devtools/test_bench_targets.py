@@ -4,8 +4,10 @@ pure parts, on synthetic reports, no broker."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
+import time
 
 import orjson
 import pytest
@@ -22,7 +24,7 @@ from scripts.bench.__main__ import FALLBACK_RATE, half_capacity, latency_rates, 
 from scripts.bench.baselines import PhaseResult
 from scripts.bench.common import make_workload
 from scripts.bench.measure import LatencyMeter
-from scripts.bench.pitboss import decided_states, state_sizes
+from scripts.bench.pitboss import broker_quiet, decided_states, state_sizes
 
 EVENTS = 60_000
 
@@ -285,3 +287,13 @@ def test_every_push_bet_earns_a_message_once_the_points_cap_is_out_of_reach(
         state = engine.decide(state, [bet], None, bet["occurred_at"], out)
     wager = [e["decision"] for e in out.journal if e["rule_id"] == "wager-points"]
     assert wager.count("REWARD_ISSUED") == issued
+
+
+def test_recovery_waits_for_the_broker_to_stop_rewriting_its_data_file(tmp_path):
+    data = tmp_path / "kafka.json"
+    assert asyncio.run(broker_quiet(data, still_s=5.0)) < 0.1  # an external broker: no file
+    data.write_text("{}")
+    os.utime(data, (time.time() - 10, time.time() - 10))
+    assert asyncio.run(broker_quiet(data, still_s=5.0)) < 0.1  # quiet for 10 s already
+    data.write_text("{}")  # just rewritten
+    assert asyncio.run(broker_quiet(data, still_s=0.5)) >= 0.4

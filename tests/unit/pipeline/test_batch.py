@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core import Engine, PlayerState
+from app.pipeline import batch
 from app.pipeline.batch import BatchDecider, BatchResult
 from app.pipeline.ingest import EVENT_TYPE, RECORD_TYPE_HEADER, Ingest, RawRecord, partition_for
 from app.pipeline.keys import APPLIED, COOLDOWN_INDEX, ERASED, WATERMARK
@@ -136,6 +137,27 @@ def test_a_profile_applies_from_its_record_on_and_a_tombstone_deletes_it():
     log.profile(X, profile(X), T0 + 86_400_002)
     tables.run(log.records[-1:])
     assert orjson.loads(tables.profiles.get_many(0, [X.encode()])[X.encode()])["player_id"] == X
+
+
+def test_stored_profiles_decide_later_batches_with_a_bounded_number_kept_parsed(monkeypatch):
+    monkeypatch.setattr(batch, "PROFILES_KEPT", 1)
+    day = 86_400_000
+    log = Log()
+    log.profile(X, profile(X, self_excluded=True), T0)
+    log.profile(Y, profile(Y), T0)
+    tables = Tables()
+    tables.run(log.records)
+    for n in (1, 2):  # each batch reads both stored profiles: one kept parsed at a time
+        log.event(natural(player_id=X, occurred_at=T0 + n * day))
+        log.event(natural(player_id=Y, occurred_at=T0 + n * day))
+        result = tables.run(log.records[-2:])
+        assert [r["player_id"] for r in result.decisions.rewards] == [Y]
+        assert len(tables.decider._parsed) == 1
+    log.profile(X, profile(X), T0 + 3 * day)  # the stored bytes change: so does the profile
+    log.event(natural(player_id=X, occurred_at=T0 + 4 * day))
+    tables.run(log.records[-2:-1])
+    result = tables.run(log.records[-1:])
+    assert [r["player_id"] for r in result.decisions.rewards] == [X]
 
 
 def test_erasure_tombstones_state_and_profile_and_later_events_decide_nothing():

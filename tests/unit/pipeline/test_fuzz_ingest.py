@@ -32,6 +32,7 @@ from app.pipeline.ingest import (
     PROFILE_TYPE,
     RECORD_TYPE_HEADER,
     SortedBatch,
+    StepKind,
 )
 from tests.support.factories import profile
 from tests.support.hypothesis_profiles import examples
@@ -227,9 +228,12 @@ def no_gc() -> Iterator[None]:
 
 
 def placed(batch: SortedBatch) -> int:
-    """How many records the batch put somewhere."""
+    """How many records the batch put somewhere (a refused event of a player is placed as an
+    INVALID step on their partition, to be dead-lettered under their secret)."""
+    invalid = sum(s.kind is StepKind.INVALID for steps in batch.steps.values() for s in steps)
     return (
-        sum(len(events) for players in batch.events.values() for events in players.values())
+        invalid
+        + sum(len(events) for players in batch.events.values() for events in players.values())
         + sum(len(profiles) for profiles in batch.profiles.values())
         + sum(len(forgets) for forgets in batch.forgets.values())
         + len(batch.forwards)

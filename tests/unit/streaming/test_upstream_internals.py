@@ -52,6 +52,13 @@ SIGNATURES = [
     (driver.Consumer, "wait_first", ["self", "coros", "timeout"]),
     (driver.AIOKafkaConsumerThread, "_create_worker_consumer", ["self", "transport"]),
     (driver.AIOKafkaConsumerThread, "seek", ["self", "partition", "offset"]),
+    (driver.AIOKafkaConsumerThread, "getmany", ["self", "active_partitions", "timeout"]),
+    (
+        driver.AIOKafkaConsumerThread,
+        "_fetch_records",
+        ["self", "consumer", "active_partitions", "timeout", "max_records"],
+    ),
+    (driver.AIOKafkaConsumerThread, "call_thread", ["self", "fun", "args", "kwargs"]),
     (base.Transport, "__init__", ["self", "url", "app", "loop"]),
     (
         Channel,
@@ -101,6 +108,8 @@ SIGNATURES = [
     (RocksDBStore, "set_persisted_offset", ["self", "tp", "offset"]),
     (MemoryStore, "set_persisted_offset", ["self", "tp", "offset"]),
     (Collection, "_changelog_topic_name", ["self"]),  # overridden: a contract's changelog
+    (TableManager, "on_start", ["self"]),  # overridden: no sleep first
+    (TableManager, "_update_channels", ["self"]),
     # app/streaming/diagnostics.py
     (driver.AIOKafkaConsumerThread, "_ensure_consumer", ["self"]),
     (Assignment, "state_value", ["self", "tp"]),
@@ -156,7 +165,7 @@ ASSIGNED = [
     (Channel.__init__, {"_queue"}),
     (Recovery.__init__, {"active_tps", "tp_to_table", "active_offsets"}),
     (mode.Service.__init__, {"_stopped"}),
-    (AIOKafkaConsumer.__init__, {"_fetcher", "_subscription"}),
+    (AIOKafkaConsumer.__init__, {"_fetcher", "_subscription", "_max_poll_records"}),
     (TopicPartitionState.__init__, {"_position", "_status", "_reset_strategy"}),
     (MemoryStore.__post_init__, {"data"}),
 ]
@@ -178,6 +187,7 @@ def test_used_upstream_class_attributes_and_properties_exist():
     assert isinstance(inspect.getattr_static(Recovery, "signal_recovery_end"), property)
     assert isinstance(inspect.getattr_static(Recovery, "in_recovery"), bool)
     assert isinstance(inspect.getattr_static(TableManager, "changelog_topics"), property)
+    assert isinstance(inspect.getattr_static(TableManager, "recovery"), property)
     assert isinstance(inspect.getattr_static(SubscriptionState, "subscription"), property)
     assert isinstance(inspect.getattr_static(TopicPartitionState, "paused"), property)
     assert isinstance(codecs.codecs, dict)
